@@ -1,0 +1,1 @@
+"""RabbitMQ: queue names, topology, confirmed publishing and payload formats."""

@@ -1,0 +1,1 @@
+"""The ``postline`` command: one module per command group."""
