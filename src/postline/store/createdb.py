@@ -19,7 +19,9 @@ async def _ensure_database(url: str) -> None:
     base, _, name = dsn.rpartition("/")
     conn = await asyncpg.connect(f"{base}/postgres")
     try:
-        exists = await conn.fetchval("select 1 from pg_database where datname = $1", name)
+        exists = await conn.fetchval(
+            "select 1 from pg_database where datname = $1", name
+        )
         if not exists:
             await conn.execute(f'CREATE DATABASE "{name}"')
     finally:

@@ -173,6 +173,9 @@ launches = Table(
         "started_at", DateTime(timezone=True), nullable=False, server_default=func.now()
     ),
     Column("finished_at", DateTime(timezone=True)),
+    # Highest profile id whose messages are confirmed published: a resumed
+    # launch republishes only what lies beyond it.
+    Column("published_through", BigInteger, nullable=False, server_default=text("0")),
     Index("ix_launches_campaign", "campaign_id"),
 )
 
