@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 0001
-Revises:
+Revises: none
 """
 
 from collections.abc import Sequence
@@ -17,7 +17,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-        op.create_table(
+    op.create_table(
         "events",
         sa.Column("id", sa.BigInteger(), nullable=False),
         sa.Column("event_id", sa.Text(), nullable=False),
@@ -366,10 +366,10 @@ def upgrade() -> None:
         "ix_ledger_campaign_status", "ledger", ["campaign_id", "status"], unique=False
     )
     op.create_index("ix_ledger_launch", "ledger", ["launch_id"], unique=False)
-    
+
 
 def downgrade() -> None:
-        op.drop_index("ix_ledger_launch", table_name="ledger")
+    op.drop_index("ix_ledger_launch", table_name="ledger")
     op.drop_index("ix_ledger_campaign_status", table_name="ledger")
     op.drop_table("ledger")
     op.drop_index("ix_campaign_log_campaign", table_name="campaign_log")
@@ -387,4 +387,3 @@ def downgrade() -> None:
     op.drop_table("lists")
     op.drop_index("ix_events_message", table_name="events")
     op.drop_table("events")
-    
