@@ -1,0 +1,1 @@
+"""The demo: a campaign end to end on the local services."""
