@@ -1,6 +1,33 @@
 """``postline demo``: a campaign end to end on the local services."""
 
+from __future__ import annotations
+
+import asyncio
+
+import typer
+from rich.console import Console
+
+from postline.demo.run import (
+    demo_database_url,
+    prepare_database,
+    reset_spool,
+    run_demo,
+)
+from postline.settings import get_settings
+
 
 def run() -> None:
-    """Load the example, run it through the MTA and print the report."""
-    raise NotImplementedError
+    """Load the example, run its campaign through the MTA and print the report.
+
+    Uses a database of its own (the configured one with ``_demo`` appended),
+    recreated on every run, and routes every domain to a local SMTP sink.
+    """
+    console = Console()
+    settings = get_settings()
+    url = demo_database_url(settings)
+    console.print(f"[bold]Database[/] {url.rpartition('@')[2]} (recreated)")
+    prepare_database(url)
+    settings = reset_spool(settings.model_copy(update={"database_url": url}))
+
+    if not asyncio.run(run_demo(settings, console)):
+        raise typer.Exit(1)
