@@ -8,19 +8,34 @@ of the adapter that talks to them and never travel further.
     ├── ConfigError          settings or a configuration file are wrong
     ├── InputError           a file or argument a user gave is wrong
     │   ├── ImportFileError  a contacts file cannot be read at all
-    │   └── CampaignFileError
+    │   ├── CampaignFileError
+    │   └── TemplateSyntaxError  a template does not compile
     ├── NotFoundError        a named object (campaign, list, sender) is missing
     ├── StateError           the object exists but is in the wrong state
     ├── RenderError          a template failed for one recipient
     ├── BusError             RabbitMQ refused or lost a publish or a connection
     │   └── PayloadError     a queued payload cannot be parsed
     ├── SpoolError           the MTA spool cannot be read or written
+    ├── StoreError           PostgreSQL refused or lost a query or a connection
     └── DeliveryError        an SMTP attempt failed locally (DNS, connect, TLS)
+        ├── UnroutableError      the domain provably cannot receive mail
+        └── OutcomeUnknownError  the connection failed after the final dot
 """
 
 
 class PostlineError(Exception):
     """Root of every error Postline raises on purpose."""
+
+
+class _TemplatePlace(Exception):
+    """Where in a template an error arose: the part (subject, html, text), the line."""
+
+    def __init__(self, part: str, line: int | None, detail: str) -> None:
+        self.part = part
+        self.line = line
+        self.detail = detail
+        where = f"{part} line {line}" if line is not None else part
+        super().__init__(f"{where}: {detail}")
 
 
 class ConfigError(PostlineError):
@@ -39,6 +54,10 @@ class CampaignFileError(InputError):
     """A campaign definition file is wrong."""
 
 
+class TemplateSyntaxError(_TemplatePlace, InputError):
+    """A template does not compile; names the part (subject, html, text) and line."""
+
+
 class NotFoundError(PostlineError):
     """A named object (campaign, list, sender, launch) does not exist."""
 
@@ -47,15 +66,8 @@ class StateError(PostlineError):
     """An object exists but is in a state that forbids the action."""
 
 
-class RenderError(PostlineError):
+class RenderError(_TemplatePlace, PostlineError):
     """A template failed to render for one recipient."""
-
-    def __init__(self, part: str, line: int | None, detail: str) -> None:
-        self.part = part
-        self.line = line
-        self.detail = detail
-        where = f"{part} line {line}" if line is not None else part
-        super().__init__(f"{where}: {detail}")
 
 
 class BusError(PostlineError):
@@ -70,5 +82,17 @@ class SpoolError(PostlineError):
     """The MTA spool cannot be read or written."""
 
 
+class StoreError(PostlineError):
+    """PostgreSQL refused or lost a query or a connection."""
+
+
 class DeliveryError(PostlineError):
     """An SMTP attempt failed locally: DNS, connection, TLS or a timeout."""
+
+
+class UnroutableError(DeliveryError):
+    """The recipient's domain provably cannot receive mail: NXDOMAIN or null MX."""
+
+
+class OutcomeUnknownError(DeliveryError):
+    """The connection failed after the final dot: the message may be delivered."""
