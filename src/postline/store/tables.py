@@ -99,6 +99,10 @@ subscriptions = Table(
     _updated(),
     UniqueConstraint("list_id", "channel", "contact"),
     Index("ix_subscriptions_profile", "profile_id"),
+    # The campaign run reads a list's audience in profile order.
+    Index("ix_subscriptions_audience", "list_id", "channel", "profile_id"),
+    # A hard bounce finds every subscription of an address, in any spelling.
+    Index("ix_subscriptions_contact", "channel", text("lower(contact)")),
 )
 
 # The platform stop list: nothing is ever sent to a contact on it.
@@ -112,6 +116,7 @@ stop_list = Table(
     Column("message_id", Text),
     _created(),
     UniqueConstraint("channel", "contact"),
+    Index("ix_stop_list_contact", "channel", text("lower(contact)")),
 )
 
 templates = Table(
