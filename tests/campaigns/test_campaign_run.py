@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from campaigns.data import (
@@ -27,7 +27,13 @@ from postline.campaigns.launches import campaign_lock
 from postline.errors import StateError
 from postline.ids import message_id, verp_address
 from postline.settings import Settings
-from postline.store.tables import SubStatus, launches, ledger, profiles
+from postline.store.tables import (
+    SubStatus,
+    launches,
+    ledger,
+    profiles,
+    subscriptions,
+)
 
 POSTLINE = str(Path(sys.executable).parent / "postline")
 COUPON_HTML = "<p>Hello {{ first_name }}</p>\n<p>Your code:</p>\n<p>{{ coupon }}</p>\n"
@@ -173,6 +179,14 @@ async def test_a_resumed_launch_sends_only_what_its_crash_left_unconfirmed(
     twin = await audience.add(
         before[ids[0]]["contact"].upper(), email=audience.address("twin")
     )
+    # The audience is the list as it stood at the launch's start: date the
+    # twin's subscription before it, as if its batch had been lost in the crash.
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(subscriptions)
+            .where(subscriptions.c.profile_id == twin)
+            .values(created_at=func.now() - text("interval '1 day'"))
+        )
 
     resumed = await run_campaign(small, engine, campaign_id)
 
@@ -310,3 +324,25 @@ async def test_an_unconfirmed_message_that_no_longer_renders_is_given_up_as_skip
     assert [(e["profile_id"], e["message"]) for e in errors] == [
         (changed, "html line 3: 'coupon' is undefined")
     ]
+
+
+async def test_a_member_who_subscribes_after_the_launch_began_waits_for_the_next(
+    settings: Settings, engine: AsyncEngine, audience: Audience, tmp_path: Path
+) -> None:
+    ids = await audience.add_many(3)
+    campaign_id = await create_campaign(engine, audience.campaign_file(tmp_path))
+    small = settings.model_copy(update={"campaign_batch_size": 2})
+    first = await run_campaign(small, engine, campaign_id)
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(launches)
+            .where(launches.c.id == first.launch_id)
+            .values(status="running", finished_at=None, published_through=ids[1])
+        )
+    late = await audience.add()
+
+    resumed = await run_campaign(small, engine, campaign_id)
+
+    rows = await ledger_rows(engine, first.launch_id)
+    assert late not in rows
+    assert (resumed.audience, resumed.queued) == (3, 3)

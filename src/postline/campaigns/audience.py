@@ -11,6 +11,7 @@ confirmed publishes end.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -38,9 +39,12 @@ class Member:
 
 @database_call
 async def fetch_batch(
-    engine: AsyncEngine, list_id: int, after: int, size: int
+    engine: AsyncEngine, list_id: int, as_of: datetime, after: int, size: int
 ) -> list[Member]:
-    """Up to ``size`` members with a profile id above ``after``, in id order."""
+    """Up to ``size`` members with a profile id above ``after``, in id order.
+
+    Only subscriptions made by ``as_of`` (the launch's start) count.
+    """
     sub, prof = subscriptions.c, profiles.c
     query = (
         select(
@@ -56,6 +60,7 @@ async def fetch_batch(
         )
         .join(profiles, prof.id == sub.profile_id)
         .where(sub.list_id == list_id, sub.channel == CHANNEL, sub.profile_id > after)
+        .where(sub.created_at <= as_of)
         # Said twice so the planner starts both sides of the join at ``after``.
         .where(prof.id > after)
         .ext(distinct_on(sub.profile_id))
@@ -70,12 +75,12 @@ async def fetch_batch(
 
 @database_call
 async def count_audience(
-    engine: AsyncEngine, list_id: int, through: int | None = None
+    engine: AsyncEngine, list_id: int, as_of: datetime, through: int | None = None
 ) -> int:
     """How many profiles the list reaches on email, up to a profile id if given."""
     sub = subscriptions.c
     query = select(func.count(sub.profile_id.distinct())).where(
-        sub.list_id == list_id, sub.channel == CHANNEL
+        sub.list_id == list_id, sub.channel == CHANNEL, sub.created_at <= as_of
     )
     if through is not None:
         query = query.where(sub.profile_id <= through)

@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, text, update
@@ -41,6 +42,9 @@ class Launch:
     # Highest profile id whose message is confirmed published (0: none yet).
     published_through: int
     resumed: bool
+    # The audience is the list as it stood at this instant: members who
+    # subscribe later wait for the next launch.
+    started_at: datetime
 
 
 @asynccontextmanager
@@ -103,15 +107,20 @@ async def open_launch(engine: AsyncEngine, campaign_id: int, *, again: bool) -> 
                 campaign_id=campaign_id,
                 published_through=running["published_through"],
                 resumed=True,
+                started_at=running["started_at"],
             )
         else:
             await _refuse_relaunch(conn, campaign_id, again)
-            launch_id = await conn.scalar(
-                insert(launches)
-                .values(campaign_id=campaign_id, status=RUNNING)
-                .returning(launches.c.id)
+            row = (
+                await conn.execute(
+                    insert(launches)
+                    .values(campaign_id=campaign_id, status=RUNNING)
+                    .returning(launches.c.id, launches.c.started_at)
+                )
+            ).one()
+            launch = Launch(
+                int(row.id), campaign_id, 0, resumed=False, started_at=row.started_at
             )
-            launch = Launch(int(launch_id), campaign_id, 0, resumed=False)
 
         await campaign_log.write(conn, [_begin_entry(launch)])
 
@@ -154,7 +163,7 @@ async def finish_launch(
 
 async def _running_launch(conn: AsyncConnection, campaign_id: int) -> Any:
     query = (
-        select(launches.c.id, launches.c.published_through)
+        select(launches.c.id, launches.c.published_through, launches.c.started_at)
         .where(launches.c.campaign_id == campaign_id, launches.c.status == RUNNING)
         .order_by(launches.c.id.desc())
         .limit(1)

@@ -83,8 +83,11 @@ async def run_campaign(
         seen = await messaged_contacts(engine, launch.id) if launch.resumed else set()
         total = done = 0
         if progress:
-            total = await count_audience(engine, plan.list_id)
-            done = await count_audience(engine, plan.list_id, launch.published_through)
+            as_of = launch.started_at
+            total = await count_audience(engine, plan.list_id, as_of)
+            done = await count_audience(
+                engine, plan.list_id, as_of, launch.published_through
+            )
 
         async with open_outbox(settings.amqp_url, plan.queue) as outbox:
             batches = _Batches(settings, engine, plan, launch, outbox, seen)
@@ -173,7 +176,11 @@ class _Batches:
     async def _prepare(self, after: int) -> _Batch | None:
         """Step 1: read the next batch, decide each member and build messages."""
         members = await fetch_batch(
-            self._engine, self._plan.list_id, after, self._batch_size
+            self._engine,
+            self._plan.list_id,
+            self._launch.started_at,
+            after,
+            self._batch_size,
         )
         if not members:
             return None
