@@ -1,0 +1,193 @@
+"""Importing a contacts CSV file into profiles and subscriptions to one list.
+
+The file is streamed in batches, one transaction each (1,000 rows by
+default), so its size is bounded by disk, not memory. A row that fails a
+check is rejected with its line and reason and the import goes on; a file
+that cannot be read at all raises ``ImportFileError`` before anything is
+written. See ``rows`` for the checks and ``writes`` for what a row changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager
+from itertools import islice
+from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from postline.contacts.claims import claim, close_claims, open_claims
+from postline.contacts.csvfile import Record, open_contact_file
+from postline.contacts.results import ImportResult, RowError
+from postline.contacts.rows import Contact, Flawed, Header, parse_row
+from postline.contacts.writes import (
+    BatchCounts,
+    analyze,
+    ensure_list,
+    write_contacts,
+)
+from postline.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 1000
+
+# Rows imported after which the planner's statistics are first refreshed; the
+# mark doubles each time, so a million rows cost about ten refreshes.
+FIRST_ANALYZE = 2000
+
+# Called with each rejected row and its cells as read, in line order.
+RejectHandler = Callable[[RowError, Sequence[str]], None]
+
+
+async def import_contacts(
+    engine: AsyncEngine,
+    path: Path,
+    list_name: str,
+    *,
+    batch_size: int = BATCH_SIZE,
+    on_reject: RejectHandler | None = None,
+) -> ImportResult:
+    """Import ``path`` into the list ``list_name``, creating the list if needed.
+
+    ``batch_size`` is rows per transaction. ``on_reject`` sees each rejected
+    row once its batch is done, for callers that report or save them as they go.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+
+    started = time.monotonic()
+    result = ImportResult()
+    with open_contact_file(path) as file:
+        header = Header.read(file)
+        async with _connection(engine) as conn:
+            async with conn.begin():
+                list_id = await ensure_list(conn, list_name)
+                await open_claims(conn)
+
+            analyze_at = FIRST_ANALYZE
+            for number, records in enumerate(_batches(file.records, batch_size), 1):
+                batch_started = time.monotonic()
+                async with conn.begin():
+                    counts, errors = await _import_batch(conn, list_id, header, records)
+
+                _add(result, counts, errors, on_reject)
+                _log_batch(list_name, number, records, counts, errors, batch_started)
+                if result.imported >= analyze_at:
+                    async with conn.begin():
+                        await analyze(conn)
+                    analyze_at = 2 * result.imported
+
+            async with conn.begin():
+                await close_claims(conn)
+
+    log.info(
+        "file=%s list=%s imported=%d updated=%d unchanged=%d rejected=%d elapsed=%.2fs",
+        path,
+        list_name,
+        result.imported,
+        result.updated,
+        result.unchanged,
+        len(result.rejected),
+        time.monotonic() - started,
+    )
+    return result
+
+
+async def _import_batch(
+    conn: AsyncConnection, list_id: int, header: Header, records: list[Record]
+) -> tuple[BatchCounts, list[tuple[RowError, Record]]]:
+    """Check, claim and write one batch; its rejected rows in line order."""
+    errors: list[tuple[RowError, Record]] = []
+    candidates: list[tuple[Contact | Flawed, Record]] = []
+    for record in records:
+        row = parse_row(header, record)
+        if isinstance(row, RowError):
+            errors.append((row, record))
+        else:
+            candidates.append((row, record))
+
+    # The first line of each address in this batch, unless an earlier batch had it.
+    first: dict[str, int] = {}
+    for row, _ in candidates:
+        first.setdefault(row.key, row.line)
+    first |= await claim(conn, first)
+
+    contacts: list[Contact] = []
+    for row, record in candidates:
+        if first[row.key] != row.line:
+            reason = f"duplicate email {row.key!r}: first on line {first[row.key]}"
+            errors.append((RowError(row.line, reason), record))
+        elif isinstance(row, Flawed):
+            errors.append((RowError(row.line, row.reason), record))
+        else:
+            contacts.append(row)
+
+    counts = await write_contacts(conn, list_id, contacts)
+    errors.sort(key=lambda pair: pair[0].line)
+    return counts, errors
+
+
+def _add(
+    result: ImportResult,
+    counts: BatchCounts,
+    errors: list[tuple[RowError, Record]],
+    on_reject: RejectHandler | None,
+) -> None:
+    result.imported += counts.imported
+    result.updated += counts.updated
+    result.unchanged += counts.unchanged
+    for error, record in errors:
+        result.rejected.append(error)
+        if on_reject is not None:
+            on_reject(error, record.cells)
+
+
+def _log_batch(
+    list_name: str,
+    number: int,
+    records: list[Record],
+    counts: BatchCounts,
+    errors: list[tuple[RowError, Record]],
+    started: float,
+) -> None:
+    log.info(
+        "list=%s batch=%d lines=%d-%d imported=%d updated=%d unchanged=%d "
+        "rejected=%d elapsed=%.2fs",
+        list_name,
+        number,
+        records[0].line,
+        records[-1].line,
+        counts.imported,
+        counts.updated,
+        counts.unchanged,
+        len(errors),
+        time.monotonic() - started,
+    )
+
+
+def _batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
+    iterator = iter(records)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+@asynccontextmanager
+async def _connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """One connection for the whole import, with database errors translated.
+
+    The connection holds the temporary table of claimed addresses; after a
+    failure it is discarded rather than returned to the pool with the table.
+    """
+    try:
+        async with engine.connect() as conn:
+            try:
+                yield conn
+            except BaseException:
+                await conn.invalidate()
+                raise
+    except (SQLAlchemyError, OSError) as exc:
+        raise StoreError(f"contacts import: database failed: {exc}") from exc
