@@ -33,4 +33,5 @@ lint: install
 	$(BIN)/mypy
 
 bench: install services
-	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/campaign_publish.py --messages 10000
+	$(BIN)/python bench/mta_drain.py --messages 10000

@@ -49,19 +49,26 @@ async def make_audience(engine: AsyncEngine, count: int) -> str:
     list_name = f"bench-{uuid.uuid4().hex[:6]}"
     async with engine.begin() as conn:
         list_id = (
-            await conn.execute(insert(lists).values(name=list_name).returning(lists.c.id))
+            await conn.execute(
+                insert(lists).values(name=list_name).returning(lists.c.id)
+            )
         ).scalar_one()
         rows = [
             {
                 "email": f"user{i}@bench.example.com",
                 "first_name": rng.choice(FIRST),
-                "fields": {"city": rng.choice(CITIES), "plan": rng.choice(["free", "pro"])},
+                "fields": {
+                    "city": rng.choice(CITIES),
+                    "plan": rng.choice(["free", "pro"]),
+                },
             }
             for i in range(count)
         ]
         ids = (
-            await conn.execute(insert(profiles).returning(profiles.c.id), rows)
-        ).scalars().all()
+            (await conn.execute(insert(profiles).returning(profiles.c.id), rows))
+            .scalars()
+            .all()
+        )
         await conn.execute(
             insert(subscriptions),
             [
