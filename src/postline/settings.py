@@ -66,7 +66,8 @@ class Settings(BaseSettings):
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     spool_dir: Path = Path("var/spool")
 
-    # Recipient domain -> "host:port". Domains not listed are routed by MX.
+    # Recipient domain -> "host:port". The key "*" routes every domain not
+    # listed; only when there is no "*" are unlisted domains routed by MX.
     smtp_routes: dict[str, str] = Field(default_factory=dict)
 
     # Name this node gives in EHLO and on the right of Message-IDs.

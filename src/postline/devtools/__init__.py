@@ -1,1 +1,1 @@
-"""devtools"""
+"""Tools for development and tests: the SMTP sink."""

@@ -1,1 +1,1 @@
-"""mta"""
+"""The built-in MTA: spool, scheduler, SMTP delivery and routing (docs/mta.md)."""

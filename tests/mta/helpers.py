@@ -1,0 +1,116 @@
+"""Builders shared by the MTA tests: senders, emails, a scripted SMTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from postline.bus.mail import OutboundEmail
+from postline.ids import message_id, verp_address
+from postline.senders import Sender
+
+BOUNCE_DOMAIN = "bounce.example.test"
+
+SENDER = Sender(
+    id=1,
+    name="test",
+    kind="mta",
+    from_email="news@example.test",
+    from_name=None,
+    bounce_domain=BOUNCE_DOMAIN,
+    strategy_messages=100000,
+    strategy_interval=1,
+    connections=2,
+    retry_attempts=2,
+    retry_interval=1,
+    lifetime=86400,
+)
+
+
+def sender(**changes: object) -> Sender:
+    return replace(SENDER, **changes)  # type: ignore[arg-type]
+
+
+def email(
+    profile: int,
+    rcpt: str | None = None,
+    *,
+    sender_id: int = 1,
+    launch: int = 7,
+    queued_at: datetime | None = None,
+    body: bytes | None = None,
+) -> OutboundEmail:
+    mid = message_id(launch, profile, "email")
+    return OutboundEmail(
+        message_id=mid,
+        mail_from=verp_address(mid, BOUNCE_DOMAIN),
+        rcpt_to=rcpt or f"user{profile}@example.test",
+        sender_id=sender_id,
+        campaign_id=3,
+        launch_id=launch,
+        profile_id=profile,
+        queued_at=queued_at or datetime.now(UTC),
+        body=body or f"Subject: hello {profile}\r\n\r\n.Hi\r\n".encode(),
+    )
+
+
+Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+class ScriptedServer:
+    """A loopback TCP server that runs a test's script per connection."""
+
+    def __init__(self, script: Script) -> None:
+        self._script = script
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    async def __aenter__(self) -> ScriptedServer:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            await self._script(reader, writer)
+        finally:
+            writer.close()
+
+
+async def smtp_until_final_dot(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> list[bytes]:
+    """Play a server up to the final dot, pipelining offered; the lines read."""
+    seen: list[bytes] = []
+    writer.write(b"220 scripted ESMTP\r\n")
+    while line := await reader.readline():
+        seen.append(line)
+        if line.startswith(b"EHLO"):
+            writer.write(b"250-scripted\r\n250 PIPELINING\r\n")
+        elif line.startswith(b"DATA"):
+            writer.write(b"354 go ahead\r\n")
+            while (body := await reader.readline()) != b".\r\n":
+                seen.append(body)
+            return seen
+        else:
+            writer.write(b"250 OK\r\n")
+        await writer.drain()
+    return seen
+
+
+async def eventually(done: Callable[[], bool], within: float, what: str) -> None:
+    """Poll ``done`` every 5 ms until it holds; fail after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not done():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.005)
