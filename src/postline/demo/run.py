@@ -22,8 +22,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from postline.bus import names
-from postline.bus.topology import connect, declare_events, declare_work_queue
-from postline.bus.topology import open_channel
+from postline.bus.topology import (
+    connect,
+    declare_events,
+    declare_work_queue,
+    open_channel,
+)
 from postline.campaigns import create_campaign, run_campaign
 from postline.cli.config import read_config
 from postline.contacts import import_contacts
@@ -179,7 +183,9 @@ async def _settle(
 ) -> None:
     """Wait until every ledger row of the launch has a final status."""
     deadline = time.monotonic() + SETTLE_TIMEOUT
-    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+    with Progress(
+        console=console, transient=True, disable=not console.is_terminal
+    ) as bar:
         task = bar.add_task("delivering", total=audience)
         while True:
             final = await _count_final(engine, launch_id)
@@ -189,7 +195,9 @@ async def _settle(
 
             for service in services:
                 if service.done() and service.exception() is not None:
-                    raise StateError(f"{service.get_name()} stopped: {service.exception()}")
+                    raise StateError(
+                        f"{service.get_name()} stopped: {service.exception()}"
+                    )
             if time.monotonic() > deadline:
                 raise StateError(
                     f"launch {launch_id}: {audience - final} messages not final "
