@@ -105,3 +105,22 @@ async def test_the_csv_has_the_workflow_columns(
     assert tuple(lines[0]) == COLUMNS
     assert lines[1][1:] == [domain_a, NO_USER, "3"]
     assert len(lines) == 4
+
+
+async def test_replies_quoting_their_recipient_count_as_one_bounce_text(
+    seed: Seed, engine: AsyncEngine
+) -> None:
+    domain, _ = domains()
+    for name in ("ana", "ben", "cleo"):
+        await seed.member(
+            status="undelivered",
+            reason="hard_bounce",
+            reply=f"550 5.1.1 <{name}@{domain}>: user unknown",
+            email=f"{name}@{domain}",
+        )
+
+    rows = await undelivered_report(engine, seed.campaign_id)
+
+    assert [(r.to_domain, r.bounce_text, r.count) for r in rows] == [
+        (domain, "550 5.1.1 <<email>>: user unknown", 3)
+    ]

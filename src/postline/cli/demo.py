@@ -8,11 +8,13 @@ import typer
 from rich.console import Console
 
 from postline.demo.run import (
+    DEMO_LOG,
     demo_database_url,
     prepare_database,
     reset_spool,
     run_demo,
 )
+from postline.logs import log_to_file
 from postline.settings import get_settings
 
 
@@ -24,8 +26,10 @@ def run() -> None:
     """
     console = Console()
     settings = get_settings()
+    log_to_file(DEMO_LOG, settings.log_level)
     url = demo_database_url(settings)
     console.print(f"[bold]Database[/] {url.rpartition('@')[2]} (recreated)")
+    console.print(f"[bold]Log[/] {DEMO_LOG} (one line per message and batch)")
     prepare_database(url)
     settings = reset_spool(settings.model_copy(update={"database_url": url}))
 

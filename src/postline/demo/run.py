@@ -49,6 +49,7 @@ from postline.store.tables import ledger
 log = logging.getLogger(__name__)
 
 DATA = Path(__file__).parent / "data"
+DEMO_LOG = Path("var/demo/demo.log")
 FINAL = ("skipped", "delivered", "undelivered", "failed")
 
 # How long the demo waits for every message to reach a final status.

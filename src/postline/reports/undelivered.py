@@ -3,7 +3,9 @@
 Only final non-deliveries count (DESIGN §3): skips, failed hand-overs and
 messages still deferred are not in it. The bounce text is the last reply
 recorded for the message; a row without one (an expired lifetime, say) shows
-its reason instead. Rows are ordered by count, largest first.
+its reason instead. Servers often quote the recipient in their reply; the
+address is shown as ``<email>`` so that the same reply from one domain makes
+one row, not one per recipient. Rows are ordered by count, largest first.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from postline.reports.campaign import UNDEFINED
 from postline.store.tables import campaigns, ledger
 
 ALL_CAMPAIGNS = "all campaigns"
+
+# Stands for the recipient's address where a reply quotes it.
+RECIPIENT = "<email>"
 
 # The workflow's column titles, in order.
 COLUMNS = ("Group by", "To domain", "Bounce text", "Amount")
@@ -54,7 +59,8 @@ async def undelivered_report(
     """
     per_campaign = group_by_campaign or campaign_id is not None
     domain = func.lower(func.split_part(func.coalesce(ledger.c.contact, ""), "@", 2))
-    text = func.coalesce(ledger.c.reply, ledger.c.reason, UNDEFINED)
+    reply = func.replace(ledger.c.reply, ledger.c.contact, RECIPIENT)
+    text = func.coalesce(reply, ledger.c.reason, UNDEFINED)
     keys = [campaigns.c.name, ledger.c.campaign_id] if per_campaign else []
     count = func.count().label("count")
 
