@@ -21,7 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from campaigns.data import Audience, drain, ledger_rows
 from conftest import settings_env
 from postline.campaigns import create_campaign
+from postline.devtools.sink import SmtpSink
 from postline.ids import message_id
+from postline.mta.service import serve_mta
+from postline.senders import SenderConfig, apply_senders
 from postline.settings import Settings
 from postline.store.tables import SubStatus, launches, ledger, subscriptions
 
@@ -115,3 +118,79 @@ async def test_a_killed_run_run_again_gives_each_recipient_one_message_after_ded
     twice = {msg_id for msg_id, times in published.items() if times > 1}
     assert twice <= in_flight
     assert max(published.values()) <= 2
+
+
+async def _wait_delivered(sink: SmtpSink, expected: set[str], queue_url: str) -> None:
+    """Until the sink has every expected id and the MTA has taken every copy."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if set(sink.received) >= expected:
+            return
+        await asyncio.sleep(0.1)
+    missing = len(expected - set(sink.received))
+    raise AssertionError(f"{missing} messages never reached the sink ({queue_url})")
+
+
+async def test_a_killed_run_run_again_delivers_each_recipient_exactly_once(
+    settings: Settings, engine: AsyncEngine, audience: Audience, tmp_path: Path
+) -> None:
+    ids = await audience.add_many(AUDIENCE)
+    unsubscribed = set(ids[::37])
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(subscriptions)
+            .where(subscriptions.c.profile_id.in_(unsubscribed))
+            .values(status=SubStatus.UNSUBSCRIBED)
+        )
+    fast = audience.sender
+    await apply_senders(
+        engine,
+        [
+            SenderConfig(
+                name=fast.name,
+                from_email=fast.from_email,
+                bounce_domain=fast.bounce_domain,
+                strategy_messages=100_000,
+                strategy_interval=1,
+            )
+        ],
+    )
+    campaign_id = await create_campaign(engine, audience.campaign_file(tmp_path))
+    command = [POSTLINE, "campaign", "run", str(campaign_id)]
+    env = settings_env(settings) | {"POSTLINE_CAMPAIGN_BATCH_SIZE": str(BATCH)}
+
+    await _kill_midway(engine, campaign_id, command, env)
+    rerun = await asyncio.create_subprocess_exec(
+        *command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    _, errors = await asyncio.wait_for(rerun.communicate(), timeout=120)
+    assert rerun.returncode == 0, errors.decode()
+
+    sink = SmtpSink()
+    await sink.start()
+    routed = settings.model_copy(
+        update={"smtp_routes": {"*": f"127.0.0.1:{sink.port}"}}
+    )
+    stop = asyncio.Event()
+    mta = asyncio.create_task(serve_mta(routed, stop, sender_ids=[fast.id]))
+    launch_id = await _launch_id(engine, campaign_id)
+    eligible = {
+        message_id(launch_id, pid, "email") for pid in ids if pid not in unsubscribed
+    }
+    try:
+        await _wait_delivered(sink, eligible, settings.amqp_url)
+    finally:
+        stop.set()
+        await mta
+        await sink.stop()
+
+    # Every copy the two runs published was taken and acked by the MTA...
+    assert await drain(settings.amqp_url, f"akmta_{fast.id}") == []
+    # ...and each eligible recipient got exactly one message, nobody else any.
+    assert dict(sink.received) == dict.fromkeys(eligible, 1)
+
+
+async def _launch_id(engine: AsyncEngine, campaign_id: int) -> int:
+    async with engine.connect() as conn:
+        query = select(launches.c.id).where(launches.c.campaign_id == campaign_id)
+        return int((await conn.execute(query)).scalar_one())
