@@ -5,7 +5,6 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-export POSTLINE_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postline
 
 .PHONY: install services demo test lint bench
 
@@ -21,7 +20,6 @@ services:
 	bash .ci/services
 
 demo: install services
-	$(BIN)/python -m postline.store.createdb
 	$(BIN)/postline demo
 
 test: install services
@@ -35,3 +33,5 @@ lint: install
 bench: install services
 	$(BIN)/python bench/campaign_publish.py --messages 10000
 	$(BIN)/python bench/mta_drain.py --messages 10000
+	$(BIN)/python bench/score_replies.py ../shared/fixtures/bounces/replies.jsonl \
+		--predictions var/bench-predictions.jsonl

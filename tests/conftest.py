@@ -22,6 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from postline.settings import Settings, load_settings
 from postline.store.db import make_engine, upgrade
 
+# The fixtures shared by the project's repositories lie beside this checkout.
+SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+
 PG_ADMIN_DSN = os.environ.get(
     "POSTLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -123,4 +126,4 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-__all__ = ["Settings", "settings_env", "unique"]
+__all__ = ["SHARED_FIXTURES", "Settings", "settings_env", "unique"]

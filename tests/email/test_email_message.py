@@ -7,14 +7,14 @@ import email
 import email.policy
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
 
+from conftest import SHARED_FIXTURES
 from postline.email import MessageBuilder
 from postline.senders import Sender
 
-FIXTURES = Path("/work/shared/fixtures/templates")
+FIXTURES = SHARED_FIXTURES / "templates"
 LONG_LINES = [
     "mailgun-transactional-email-templates/billing.html",
     "sendgrid-email-templates/different_languages.html",

@@ -1,8 +1,4 @@
-"""Create the configured database if it is missing, then migrate it.
-
-Used by ``make demo`` on a fresh machine; ``postline db upgrade`` alone
-expects the database to exist.
-"""
+"""Create the configured database if it is missing, then migrate it."""
 
 from __future__ import annotations
 
@@ -10,7 +6,6 @@ import asyncio
 
 import asyncpg
 
-from postline.settings import get_settings
 from postline.store.db import upgrade
 
 
@@ -28,11 +23,10 @@ async def _ensure_database(url: str) -> None:
         await conn.close()
 
 
-def main() -> None:
-    url = get_settings().database_url
+def create_and_upgrade(url: str) -> None:
+    """Make sure the database exists and carries every migration.
+
+    Synchronous: Alembic runs its own event loop.
+    """
     asyncio.run(_ensure_database(url))
     upgrade(url)
-
-
-if __name__ == "__main__":
-    main()
