@@ -19,6 +19,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 from postline.errors import ConfigError
@@ -115,6 +116,10 @@ def load_settings(**overrides: Any) -> Settings:
     """Build the settings, turning validation errors into one readable error."""
     try:
         return Settings(**overrides)
+    except SettingsError as exc:
+        # A variable holding JSON that does not parse, e.g. POSTLINE_SMTP_ROUTES.
+        cause = f": {exc.__cause__}" if exc.__cause__ else ""
+        raise ConfigError(f"settings: {exc}{cause}") from exc
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
