@@ -7,17 +7,15 @@ assert nothing.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 import uuid
 
-import asyncpg
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from postline.settings import Settings, load_settings
-from postline.store.db import upgrade
+from postline.store.createdb import create_and_upgrade
 from postline.store.tables import lists, profiles, subscriptions
 
 PG = os.environ.get("POSTLINE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
@@ -27,20 +25,9 @@ CITIES = ["Lisbon", "Porto", "Berlin", "Lyon", "Turin", "Ghent", "Bergen"]
 
 def bench_settings(tmp: str) -> Settings:
     """Settings for a benchmark: its own database, the default vhost."""
-    name = "postline_bench"
-    asyncio.run(_recreate(name))
-    url = f"{PG.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
-    upgrade(url)
+    url = f"{PG.replace('postgresql://', 'postgresql+asyncpg://')}/postline_bench"
+    create_and_upgrade(url, fresh=True)
     return load_settings(database_url=url, spool_dir=f"{tmp}/spool")
-
-
-async def _recreate(name: str) -> None:
-    conn = await asyncpg.connect(f"{PG}/postgres")
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
 
 
 async def make_audience(engine: AsyncEngine, count: int) -> str:

@@ -10,12 +10,12 @@ from rich.console import Console
 from postline.demo.run import (
     DEMO_LOG,
     demo_database_url,
-    prepare_database,
     reset_spool,
     run_demo,
 )
 from postline.logs import log_to_file
 from postline.settings import get_settings
+from postline.store.createdb import create_and_upgrade
 
 
 def run() -> None:
@@ -30,7 +30,7 @@ def run() -> None:
     url = demo_database_url(settings)
     console.print(f"[bold]Database[/] {url.rpartition('@')[2]} (recreated)")
     console.print(f"[bold]Log[/] {DEMO_LOG} (one line per message and batch)")
-    prepare_database(url)
+    create_and_upgrade(url, fresh=True)
     settings = reset_spool(settings.model_copy(update={"database_url": url}))
 
     if not asyncio.run(run_demo(settings, console)):

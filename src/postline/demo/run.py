@@ -15,7 +15,6 @@ import shutil
 import time
 from pathlib import Path
 
-import asyncpg
 from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy import func, select
@@ -43,7 +42,7 @@ from postline.reports import (
 )
 from postline.senders import apply_senders, get_sender
 from postline.settings import Settings
-from postline.store.db import make_engine, upgrade
+from postline.store.db import make_engine
 from postline.store.tables import ledger
 
 log = logging.getLogger(__name__)
@@ -60,26 +59,6 @@ def demo_database_url(settings: Settings) -> str:
     """The configured database URL with ``_demo`` appended to its name."""
     base, _, name = settings.database_url.rpartition("/")
     return f"{base}/{name.split('?')[0]}_demo"
-
-
-def prepare_database(url: str) -> None:
-    """Drop and recreate the demo database, then migrate it.
-
-    Synchronous because Alembic runs its own event loop.
-    """
-    asyncio.run(_recreate_database(url))
-    upgrade(url)
-
-
-async def _recreate_database(url: str) -> None:
-    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
-    base, _, name = dsn.rpartition("/")
-    conn = await asyncpg.connect(f"{base}/postgres")
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
 
 
 async def run_demo(settings: Settings, console: Console) -> bool:
