@@ -100,6 +100,18 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _YamlFileSource(settings_cls))
 
+    @field_validator("database_url")
+    @classmethod
+    def _asyncpg_driver(cls, url: str) -> str:
+        # Postline talks to PostgreSQL through asyncpg only; accept the plain
+        # URL forms operators copy from elsewhere and name the driver for them.
+        for plain in ("postgresql://", "postgres://"):
+            if url.startswith(plain):
+                return "postgresql+asyncpg://" + url[len(plain) :]
+        if not url.startswith("postgresql+asyncpg://"):
+            raise ValueError(f"expected a postgresql:// URL, got {url!r}")
+        return url
+
     @field_validator("smtp_routes")
     @classmethod
     def _routes_have_ports(cls, routes: dict[str, str]) -> dict[str, str]:

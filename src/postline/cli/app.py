@@ -17,6 +17,7 @@ from postline.cli import (
     registrar,
     report,
 )
+from postline.cli.failures import describe
 from postline.errors import PostlineError
 from postline.logs import setup_logging
 from postline.settings import get_settings
@@ -44,5 +45,14 @@ def main() -> None:
         setup_logging(get_settings().log_level)
         app()
     except PostlineError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        sys.exit(2)
+        _fail(str(exc))
+    except Exception as exc:
+        message = describe(exc)
+        if message is None:
+            raise
+        _fail(message)
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    sys.exit(2)

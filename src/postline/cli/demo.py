@@ -13,6 +13,7 @@ from postline.demo.run import (
     reset_spool,
     run_demo,
 )
+from postline.demo.vhost import DEMO_VHOST, demo_amqp_url
 from postline.logs import log_to_file
 from postline.settings import get_settings
 from postline.store.createdb import create_and_upgrade
@@ -31,7 +32,11 @@ def run() -> None:
     console.print(f"[bold]Database[/] {url.rpartition('@')[2]} (recreated)")
     console.print(f"[bold]Log[/] {DEMO_LOG} (one line per message and batch)")
     create_and_upgrade(url, fresh=True)
-    settings = reset_spool(settings.model_copy(update={"database_url": url}))
+    amqp_url = demo_amqp_url(settings.amqp_url)
+    console.print(f"[bold]RabbitMQ vhost[/] {DEMO_VHOST}")
+    settings = reset_spool(
+        settings.model_copy(update={"database_url": url, "amqp_url": amqp_url})
+    )
 
     if not asyncio.run(run_demo(settings, console)):
         raise typer.Exit(1)

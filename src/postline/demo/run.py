@@ -1,8 +1,9 @@
 """The demo: one campaign end to end on the local RabbitMQ and PostgreSQL.
 
 It uses a database of its own (the configured name with ``_demo`` appended),
-made afresh on every run, its own spool under ``var/demo``, and the
-development SMTP sink on loopback as the route for every domain. The MTA and
+made afresh on every run, a RabbitMQ vhost of its own (``postline_demo``),
+its own spool under ``var/demo``, and the development SMTP sink on loopback
+as the route for every domain. The MTA and
 the registrar run in this process; everything else is the real path:
 contacts import, campaign run, RabbitMQ, spool, SMTP, status events, ledger.
 """
@@ -30,6 +31,7 @@ from postline.bus.topology import (
 from postline.campaigns import create_campaign, run_campaign
 from postline.cli.config import read_config
 from postline.contacts import import_contacts
+from postline.demo.vhost import ensure_vhost
 from postline.devtools.sink import SmtpSink
 from postline.errors import StateError
 from postline.mta.service import serve_mta
@@ -64,6 +66,7 @@ def demo_database_url(settings: Settings) -> str:
 async def run_demo(settings: Settings, console: Console) -> bool:
     """Run the demo; True when every audience member is accounted for."""
     started = time.monotonic()
+    await ensure_vhost(settings.amqp_url)
     engine = make_engine(settings.database_url)
     sink = SmtpSink()
     await sink.start()
@@ -90,7 +93,11 @@ async def _load_example(engine: AsyncEngine, console: Console) -> int:
         f"unchanged={result.unchanged} rejected={len(result.rejected)}"
     )
     for error in result.rejected:
-        console.print(f"  contacts.csv:{error.line}: {error.reason}", style="yellow")
+        console.print(
+            f"  contacts.csv:{error.line}: {error.reason}",
+            style="yellow",
+            soft_wrap=True,
+        )
 
     configs = read_config(DATA / "config.yaml")
     await apply_senders(engine, configs)
@@ -99,7 +106,7 @@ async def _load_example(engine: AsyncEngine, console: Console) -> int:
 
 
 async def _purge_queues(settings: Settings, sender_id: int) -> None:
-    """Empty the queues the demo uses, so an earlier aborted run leaves nothing."""
+    """Empty the demo vhost's queues, so an earlier aborted run leaves nothing."""
     connection = await connect(settings.amqp_url)
     try:
         channel = await open_channel(connection)

@@ -15,7 +15,7 @@ import logging
 from sqlalchemy.exc import SQLAlchemyError
 
 from postline.bus.topology import connect, declare_events, open_channel
-from postline.errors import StoreError
+from postline.errors import NotFoundError, StoreError
 from postline.mta.intake import Intake
 from postline.mta.outbox import amqp_sink
 from postline.mta.routing import Router
@@ -72,5 +72,9 @@ async def _senders(settings: Settings, sender_ids: list[int] | None) -> list[Sen
     chosen = [s for s in senders if s.id in sender_ids]
     missing = sorted(set(sender_ids) - {s.id for s in chosen})
     if missing:
-        log.warning("senders_not_found ids=%s", ",".join(map(str, missing)))
+        # Serving nothing quietly would look like a stalled MTA.
+        raise NotFoundError(
+            f"no built-in sender with id {', '.join(map(str, missing))}; "
+            f"known: {', '.join(str(s.id) for s in senders) or 'none'}"
+        )
     return chosen
