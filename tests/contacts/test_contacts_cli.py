@@ -7,9 +7,13 @@ import csv
 import sys
 from pathlib import Path
 
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from conftest import settings_env, unique
 from contacts.conftest import WriteCsv
 from postline.settings import Settings
+from postline.store.tables import SubStatus, subscriptions
 
 POSTLINE = str(Path(sys.executable).parent / "postline")
 
@@ -49,7 +53,8 @@ async def test_rejected_rows_go_to_stderr_as_file_and_line(
 
     assert code == 0
     assert out.strip() == (
-        f"{path}: list {list_name}: imported 2, updated 0, unchanged 0, rejected 2"
+        f"{path}: list {list_name}: imported 2, updated 0, unchanged 0, kept 0, "
+        "rejected 2"
     )
     assert err.splitlines() == [
         f"{path}:3: invalid email address 'nobody': has no @",
@@ -81,7 +86,43 @@ async def test_a_second_run_reports_every_row_unchanged(
     )
 
     assert (code, err) == (0, "")
-    assert out.strip().endswith("imported 0, updated 0, unchanged 2, rejected 0")
+    assert out.strip().endswith(
+        "imported 0, updated 0, unchanged 2, kept 0, rejected 0"
+    )
+
+
+async def test_a_reimport_after_hard_bounces_warns_of_each_kept_status(
+    settings: Settings, engine: AsyncEngine, write_csv: WriteCsv
+) -> None:
+    tag = unique("cli")
+    ana, bo, cy = (f"{name}.{tag}@example.com" for name in ("ana", "bo", "cy"))
+    path = write_csv(
+        f"email,status\n{ana},subscribed\n{bo},subscribed\nnobody,0\n{cy},0\n"
+    )
+    list_name = unique("list")
+    await postline(settings, "contacts", "import", str(path), "--list", list_name)
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(subscriptions)
+            .where(subscriptions.c.contact.in_([bo, cy]))
+            .values(status=SubStatus.HARDBOUNCED)
+        )
+
+    code, out, err = await postline(
+        settings, "contacts", "import", str(path), "--list", list_name
+    )
+
+    assert code == 0
+    assert out.strip() == (
+        f"{path}: list {list_name}: imported 0, updated 0, unchanged 1, "
+        "kept 2 (status not changed: the subscriber unsubscribed, complained "
+        "or hard-bounced), rejected 1"
+    )
+    assert err.splitlines() == [
+        f"{path}:3: kept status hardbounced for {bo} (an import never resubscribes)",
+        f"{path}:4: invalid email address 'nobody': has no @",
+        f"{path}:5: kept status hardbounced for {cy} (an import never resubscribes)",
+    ]
 
 
 async def test_a_file_level_error_exits_2_with_the_file_named(

@@ -1,8 +1,10 @@
 """``postline contacts``: importing profiles and subscriptions.
 
 ``import`` prints each rejected row as ``FILE:LINE: reason`` on stderr, so a
-run can be grepped, and the summary on stdout. It exits 0 when the file was
-read, rejected rows or not, and 2 when the file could not be read at all.
+run can be grepped, each row whose status it kept (an import never
+resubscribes) as ``FILE:LINE: kept status …``, and the summary on stdout. It
+exits 0 when the file was read, rejected rows or not, and 2 when the file
+could not be read at all.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from typing import Annotated, TextIO
 
 import typer
 
-from postline.contacts import ImportResult, RejectHandler, RowError, import_contacts
+from postline.contacts import (
+    ImportResult,
+    KeepHandler,
+    KeptStatus,
+    RejectHandler,
+    RowError,
+    import_contacts,
+)
 from postline.contacts.csvfile import open_contact_file
 from postline.contacts.rows import Header
 from postline.errors import InputError
@@ -48,26 +57,49 @@ def import_(
 ) -> None:
     """Import contacts from FILE into profiles subscribed to a list."""
     with _reject_handler(file, errors) as on_reject:
-        result = asyncio.run(_import(file, list_name, on_reject))
+        result = asyncio.run(_import(file, list_name, on_reject, _keep_handler(file)))
 
     typer.echo(summary(file, list_name, result))
 
 
 def summary(file: Path, list_name: str, result: ImportResult) -> str:
     """The one-line summary of an import."""
+    kept = f"kept {result.kept}"
+    if result.kept:
+        kept += (
+            " (status not changed: the subscriber unsubscribed, complained"
+            " or hard-bounced)"
+        )
     return (
         f"{file}: list {list_name}: imported {result.imported}, "
-        f"updated {result.updated}, unchanged {result.unchanged}, "
+        f"updated {result.updated}, unchanged {result.unchanged}, {kept}, "
         f"rejected {len(result.rejected)}"
     )
 
 
-async def _import(file: Path, list_name: str, on_reject: RejectHandler) -> ImportResult:
+async def _import(
+    file: Path, list_name: str, on_reject: RejectHandler, on_keep: KeepHandler
+) -> ImportResult:
     engine = make_engine(get_settings().database_url)
     try:
-        return await import_contacts(engine, file, list_name, on_reject=on_reject)
+        return await import_contacts(
+            engine, file, list_name, on_reject=on_reject, on_keep=on_keep
+        )
     finally:
         await engine.dispose()
+
+
+def _keep_handler(file: Path) -> KeepHandler:
+    """Reports each row whose status was kept as one line on stderr."""
+
+    def on_keep(kept: KeptStatus) -> None:
+        typer.echo(
+            f"{file}:{kept.line}: kept status {kept.status.name.lower()} for "
+            f"{kept.email} (an import never resubscribes)",
+            err=True,
+        )
+
+    return on_keep
 
 
 @contextmanager

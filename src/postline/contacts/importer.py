@@ -4,7 +4,9 @@ The file is streamed in batches, one transaction each (1,000 rows by
 default), so its size is bounded by disk, not memory. A row that fails a
 check is rejected with its line and reason and the import goes on; a file
 that cannot be read at all raises ``ImportFileError`` before anything is
-written. See ``rows`` for the checks and ``writes`` for what a row changes.
+written. A row that would resubscribe somebody who unsubscribed, complained
+or hard-bounced is written without its status and reported as kept. See
+``rows`` for the checks and ``writes`` for what a row changes.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from postline.contacts.claims import claim, close_claims, open_claims
 from postline.contacts.csvfile import Record, open_contact_file
-from postline.contacts.results import ImportResult, RowError
+from postline.contacts.results import ImportResult, KeptStatus, RowError
 from postline.contacts.rows import Contact, Flawed, Header, parse_row
 from postline.contacts.writes import (
     BatchCounts,
@@ -42,6 +44,9 @@ FIRST_ANALYZE = 2000
 # Called with each rejected row and its cells as read, in line order.
 RejectHandler = Callable[[RowError, Sequence[str]], None]
 
+# Called with each row whose status was kept, in line order.
+KeepHandler = Callable[[KeptStatus], None]
+
 
 async def import_contacts(
     engine: AsyncEngine,
@@ -50,11 +55,13 @@ async def import_contacts(
     *,
     batch_size: int = BATCH_SIZE,
     on_reject: RejectHandler | None = None,
+    on_keep: KeepHandler | None = None,
 ) -> ImportResult:
     """Import ``path`` into the list ``list_name``, creating the list if needed.
 
     ``batch_size`` is rows per transaction. ``on_reject`` sees each rejected
-    row once its batch is done, for callers that report or save them as they go.
+    row and ``on_keep`` each row whose status was kept once its batch is done,
+    the two together in line order, for callers that report them as they go.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -74,7 +81,8 @@ async def import_contacts(
                 async with conn.begin():
                     counts, errors = await _import_batch(conn, list_id, header, records)
 
-                _add(result, counts, errors, on_reject)
+                _add(result, counts, errors)
+                _report(errors, counts.kept, on_reject, on_keep)
                 _log_batch(list_name, number, records, counts, errors, batch_started)
                 if result.imported >= analyze_at:
                     async with conn.begin():
@@ -85,12 +93,14 @@ async def import_contacts(
                 await close_claims(conn)
 
     log.info(
-        "file=%s list=%s imported=%d updated=%d unchanged=%d rejected=%d elapsed=%.2fs",
+        "file=%s list=%s imported=%d updated=%d unchanged=%d kept=%d rejected=%d "
+        "elapsed=%.2fs",
         path,
         list_name,
         result.imported,
         result.updated,
         result.unchanged,
+        result.kept,
         len(result.rejected),
         time.monotonic() - started,
     )
@@ -132,18 +142,33 @@ async def _import_batch(
 
 
 def _add(
-    result: ImportResult,
-    counts: BatchCounts,
-    errors: list[tuple[RowError, Record]],
-    on_reject: RejectHandler | None,
+    result: ImportResult, counts: BatchCounts, errors: list[tuple[RowError, Record]]
 ) -> None:
     result.imported += counts.imported
     result.updated += counts.updated
     result.unchanged += counts.unchanged
-    for error, record in errors:
-        result.rejected.append(error)
-        if on_reject is not None:
-            on_reject(error, record.cells)
+    result.kept += len(counts.kept)
+    result.rejected.extend(error for error, _ in errors)
+
+
+def _report(
+    errors: list[tuple[RowError, Record]],
+    kept: Sequence[KeptStatus],
+    on_reject: RejectHandler | None,
+    on_keep: KeepHandler | None,
+) -> None:
+    """Hand a batch's rejected and kept rows to the handlers, in line order."""
+    notices: list[tuple[RowError, Record] | KeptStatus] = [*errors, *kept]
+    for notice in sorted(notices, key=_line):
+        if isinstance(notice, KeptStatus):
+            if on_keep is not None:
+                on_keep(notice)
+        elif on_reject is not None:
+            on_reject(notice[0], notice[1].cells)
+
+
+def _line(notice: tuple[RowError, Record] | KeptStatus) -> int:
+    return notice.line if isinstance(notice, KeptStatus) else notice[0].line
 
 
 def _log_batch(
@@ -155,7 +180,7 @@ def _log_batch(
     started: float,
 ) -> None:
     log.info(
-        "list=%s batch=%d lines=%d-%d imported=%d updated=%d unchanged=%d "
+        "list=%s batch=%d lines=%d-%d imported=%d updated=%d unchanged=%d kept=%d "
         "rejected=%d elapsed=%.2fs",
         list_name,
         number,
@@ -164,6 +189,7 @@ def _log_batch(
         counts.imported,
         counts.updated,
         counts.unchanged,
+        len(counts.kept),
         len(errors),
         time.monotonic() - started,
     )

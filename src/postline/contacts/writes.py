@@ -3,8 +3,14 @@
 A profile is matched by its address, case-insensitively. The file's values
 replace the stored ones where the file has a value; an empty cell keeps what
 is stored, and custom fields are merged into those already there. A missing
-status leaves an existing subscription's status alone (an import never
-resubscribes anybody by omission) and makes a new one ``subscribed``.
+status leaves an existing subscription's status alone and makes a new one
+``subscribed``.
+
+An import never resubscribes: a subscription that is unsubscribed, complained
+or hard-bounced keeps that status when the file says ``subscribed`` or
+``unconfirmed``, and the row is reported as kept. Those statuses record what
+the subscriber or their mailbox did; a list exported before it happened must
+not undo it. The row's other values are still written.
 
 Rows whose values are all as stored are not written at all, so importing a
 file twice leaves ``updated_at`` where the first import put it.
@@ -33,6 +39,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from postline.contacts.results import KeptStatus
 from postline.contacts.rows import Contact
 from postline.store.tables import SubStatus, lists, profiles, subscriptions
 
@@ -41,14 +48,20 @@ _PROFILE_VALUES = ("email", "phone", "first_name", "last_name", "fields")
 _SUB_VALUES = ("profile_id", "contact", "status")
 _SUB_KEYS = ("id", *_SUB_VALUES)
 
+# Statuses that record that the subscriber left: an import never undoes them.
+LEFT = frozenset({SubStatus.UNSUBSCRIBED, SubStatus.COMPLAINED, SubStatus.HARDBOUNCED})
+# Statuses under which mail goes out, now or once the address is confirmed.
+RESUBSCRIBING = frozenset({SubStatus.SUBSCRIBED, SubStatus.UNCONFIRMED})
+
 
 @dataclass(frozen=True, slots=True)
 class BatchCounts:
-    """Accepted rows of one batch by outcome."""
+    """Accepted rows of one batch by outcome; ``kept`` in line order."""
 
     imported: int
     updated: int
     unchanged: int
+    kept: tuple[KeptStatus, ...] = ()
 
 
 async def analyze(conn: AsyncConnection) -> None:
@@ -76,7 +89,8 @@ async def write_contacts(
 ) -> BatchCounts:
     """Create or update the profiles and subscriptions of ``contacts``.
 
-    Every contact's address must be unique within the batch.
+    Every contact's address must be unique within the batch. A row whose
+    status was kept counts as kept whatever else it changed.
     """
     if not contacts:
         return BatchCounts(0, 0, 0)
@@ -87,9 +101,12 @@ async def write_contacts(
     subs = await _stored_subscriptions(conn, list_id, contacts, list(stored.values()))
     changed |= await _write_subscriptions(conn, list_id, contacts, subs, ids)
 
-    new = {c.key for c in contacts if c.key not in stored or c.key not in subs}
-    updated = len(changed - new)
-    return BatchCounts(len(new), updated, len(contacts) - len(new) - updated)
+    kept = _kept(contacts, subs)
+    held = {k.email.lower() for k in kept}
+    new = {c.key for c in contacts if c.key not in stored or c.key not in subs} - held
+    updated = len(changed - new - held)
+    unchanged = len(contacts) - len(new) - updated - len(kept)
+    return BatchCounts(len(new), updated, unchanged, kept)
 
 
 async def _write_profiles(
@@ -239,14 +256,32 @@ def _sub_change(
     row: dict[str, Any], contact: Contact, profile_id: int
 ) -> dict[str, Any] | None:
     """The subscription's new values, or None if the contact changes nothing."""
-    wanted = {
-        "profile_id": profile_id,
-        "contact": contact.email,
-        "status": int(contact.status) if contact.status is not None else row["status"],
-    }
+    status = row["status"]
+    if contact.status is not None and not resubscribes(status, contact.status):
+        status = int(contact.status)
+
+    wanted = {"profile_id": profile_id, "contact": contact.email, "status": status}
     if all(wanted[name] == row[name] for name in _SUB_VALUES):
         return None
     return {"id": row["id"], **wanted}
+
+
+def resubscribes(stored: int, asked: SubStatus) -> bool:
+    """Whether ``asked`` would send mail again to a subscriber who left."""
+    return stored in LEFT and asked in RESUBSCRIBING
+
+
+def _kept(
+    contacts: Sequence[Contact], subs: dict[str, dict[str, Any]]
+) -> tuple[KeptStatus, ...]:
+    """The rows whose status the import refuses, in line order."""
+    return tuple(
+        KeptStatus(c.line, c.email, SubStatus(subs[c.key]["status"]), c.status)
+        for c in contacts
+        if c.key in subs
+        and c.status is not None
+        and resubscribes(subs[c.key]["status"], c.status)
+    )
 
 
 async def _update(
