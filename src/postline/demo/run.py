@@ -90,7 +90,8 @@ async def _load_example(engine: AsyncEngine, console: Console) -> int:
     result = await import_contacts(engine, DATA / "contacts.csv", "newsletter")
     console.print(
         f"[bold]Contacts[/] imported={result.imported} updated={result.updated} "
-        f"unchanged={result.unchanged} rejected={len(result.rejected)}"
+        f"unchanged={result.unchanged} kept={result.kept} "
+        f"rejected={len(result.rejected)}"
     )
     for error in result.rejected:
         console.print(
