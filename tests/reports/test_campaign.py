@@ -13,6 +13,7 @@ from postline.errors import NotFoundError
 from postline.reports import CampaignReport, campaign_report, print_campaign_report
 from postline.store.tables import campaign_log
 from registrar.seed import Seed
+from reports.conftest import finish_launch
 
 STATUSES = [
     ("queued", None),
@@ -76,7 +77,7 @@ async def test_counts_by_status_and_reason_add_up_to_the_audience(
     assert report.skipped == {"not_subscribed": 2}
     assert report.log_errors == 2
     assert report.adds_up and report.difference == 0
-    assert "The counts add up to the audience (12)" in render(report)
+    assert report.in_flight == 2
 
 
 async def test_an_audience_member_without_a_ledger_row_shows_as_a_difference(
@@ -149,3 +150,71 @@ async def test_the_json_form_carries_the_totals(
 
     assert data["undelivered_total"] == 1 and data["skipped_total"] == 1
     assert (data["audience"], data["accounted"], data["adds_up"]) == (2, 2, True)
+    assert data["in_flight"] == 0
+
+
+async def test_the_json_form_counts_messages_in_flight(
+    seed: Seed, engine: AsyncEngine
+) -> None:
+    for status in ("queued", "submitted", "deferred", "delivered"):
+        await seed.member(status=status)
+    await seed.mark_started()
+
+    data = (await campaign_report(engine, seed.campaign_id)).to_dict()
+
+    assert (data["in_flight"], data["adds_up"]) == (3, True)
+
+
+async def test_a_finished_launch_with_messages_in_flight_says_the_counts_are_not_final(
+    seed: Seed, engine: AsyncEngine
+) -> None:
+    for status in ("queued", "deferred", "deferred", "delivered"):
+        await seed.member(status=status)
+    await seed.mark_started()
+    await finish_launch(seed)
+
+    report = await campaign_report(engine, seed.campaign_id)
+    text = render(report)
+
+    assert (report.launch_status, report.in_flight, report.adds_up) == (
+        "finished",
+        3,
+        True,
+    )
+    assert "launch finished, 3 messages in flight" in text
+    assert (
+        "3 messages still on their way (queued 1, deferred 2); "
+        "run the report again later." in text
+    )
+    assert "(finished)" not in text
+    assert "The counts add up" not in text
+    assert "the counts are not final yet" in text
+
+
+async def test_a_finished_launch_whose_messages_are_all_final_adds_up(
+    seed: Seed, engine: AsyncEngine
+) -> None:
+    await seed.member(status="delivered")
+    await seed.member(status="undelivered", reason="hard_bounce")
+    await seed.mark_started()
+    await finish_launch(seed)
+
+    report = await campaign_report(engine, seed.campaign_id)
+    text = render(report)
+
+    assert report.in_flight == 0
+    assert "launch finished, no messages in flight" in text
+    assert "\x1b[32mThe counts add up to the audience (2).\x1b[0m" in text
+    assert "on their way" not in text and "on its way" not in text
+
+
+async def test_one_submitted_message_is_named_in_the_singular(
+    seed: Seed, engine: AsyncEngine
+) -> None:
+    await seed.member(status="submitted")
+    await seed.mark_started()
+
+    text = render(await campaign_report(engine, seed.campaign_id))
+
+    assert "launch running, 1 message in flight" in text
+    assert "1 message still on its way (submitted 1);" in text

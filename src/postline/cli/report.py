@@ -1,4 +1,8 @@
-"""``postline report``: campaign summaries and the non-delivery report."""
+"""``postline report``: campaign summaries and the non-delivery report.
+
+On a terminal the reports are rich tables; piped or redirected they are
+tab-separated text, one row per line (``postline.reports.plain``).
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,9 @@ from postline.reports import (
     print_undelivered_report,
     undelivered_report,
     undelivered_report_json,
+    write_campaign_report_text,
     write_undelivered_csv,
+    write_undelivered_text,
 )
 from postline.settings import get_settings
 from postline.store.db import make_engine
@@ -31,6 +37,9 @@ T = TypeVar("T")
 
 
 class GroupBy(StrEnum):
+    """Groups of the non-delivery report: per domain only, or per campaign too."""
+
+    domain = "domain"
     campaign = "campaign"
 
 
@@ -48,7 +57,10 @@ def campaign(
         typer.echo(campaign_report_json(report))
         return
 
-    print_campaign_report(report, Console())
+    if _on_terminal():
+        print_campaign_report(report, Console())
+    else:
+        write_campaign_report_text(report, sys.stdout)
 
 
 @app.command()
@@ -57,8 +69,16 @@ def undelivered(
         int | None, typer.Option("--campaign", help="Only this campaign.")
     ] = None,
     group_by: Annotated[
-        GroupBy | None, typer.Option("--group-by", help="One group per campaign.")
-    ] = None,
+        str,
+        typer.Option(
+            "--group-by",
+            metavar="domain|campaign",
+            help=(
+                "domain: rows by recipient domain and bounce text, campaigns "
+                "together; campaign: the same, one group per campaign."
+            ),
+        ),
+    ] = GroupBy.domain,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
 ) -> None:
@@ -66,17 +86,33 @@ def undelivered(
     if as_json and as_csv:
         raise InputError("choose one of --json and --csv")
 
+    by_campaign = _group_by(group_by) is GroupBy.campaign
     rows = _query(
         lambda engine: undelivered_report(
-            engine, campaign_id, group_by_campaign=group_by is GroupBy.campaign
+            engine, campaign_id, group_by_campaign=by_campaign
         )
     )
     if as_json:
         typer.echo(undelivered_report_json(rows))
     elif as_csv:
         write_undelivered_csv(rows, sys.stdout)
-    else:
+    elif _on_terminal():
         print_undelivered_report(rows, Console())
+    else:
+        write_undelivered_text(rows, sys.stdout)
+
+
+def _group_by(value: str) -> GroupBy:
+    try:
+        return GroupBy(value.lower())
+    except ValueError:
+        allowed = " or ".join(GroupBy)
+        raise InputError(f"--group-by takes {allowed}, not {value!r}") from None
+
+
+def _on_terminal() -> bool:
+    """Whether stdout is a terminal; anything else gets plain text."""
+    return sys.stdout.isatty()
 
 
 def _query(make: Callable[[AsyncEngine], Awaitable[T]]) -> T:

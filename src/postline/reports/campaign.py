@@ -5,7 +5,9 @@ profiles subscribed to it on the campaign's channel (in any subscription
 status) no later than the launch started. Every one of them should have one
 ledger row (DESIGN §3), so the counts by status add up to the audience; a
 difference means rows are missing (a launch still running or interrupted) or
-extra (profiles that joined before a resumed launch went on).
+extra (profiles that joined before a resumed launch went on). Rows still
+queued, submitted or deferred are in flight: the counts are not final yet,
+whatever the launch status says.
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ from postline.store.tables import (
 # Reason shown for a non-delivery or a skip that names none.
 UNDEFINED = "undefined"
 
-_PLAIN = ("queued", "submitted", "deferred", "delivered", "failed")
+# Statuses that are not final (DESIGN §3): the message is still on its way.
+IN_FLIGHT = ("queued", "submitted", "deferred")
+
+_PLAIN = (*IN_FLIGHT, "delivered", "failed")
 _BY_REASON = ("undelivered", "skipped")
 
 
@@ -71,6 +76,15 @@ class CampaignReport:
     def adds_up(self) -> bool:
         return self.difference == 0
 
+    @property
+    def in_flight(self) -> int:
+        """Messages not yet in a final status: queued, submitted or deferred.
+
+        Independent of the launch status: a finished launch has published
+        every message, and some may still be waiting for their outcome.
+        """
+        return sum(int(getattr(self, status)) for status in IN_FLIGHT)
+
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data, with the totals spelled out."""
         data = asdict(self)
@@ -81,6 +95,7 @@ class CampaignReport:
         data["accounted"] = self.accounted
         data["difference"] = self.difference
         data["adds_up"] = self.adds_up
+        data["in_flight"] = self.in_flight
         return data
 
 

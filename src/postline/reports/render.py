@@ -1,4 +1,7 @@
-"""Printing reports: rich tables for a terminal, JSON and CSV for programs."""
+"""Printing reports: rich tables for a terminal, JSON and CSV for programs.
+
+Piped text, without tables, is ``plain``'s.
+"""
 
 from __future__ import annotations
 
@@ -13,52 +16,55 @@ from rich.table import Table
 
 from postline.reports.campaign import CampaignReport
 from postline.reports.undelivered import COLUMNS, UndeliveredRow
+from postline.reports.wording import (
+    CAMPAIGN_COLUMNS,
+    NO_UNDELIVERED,
+    CountLine,
+    Kind,
+    Tone,
+    campaign_lines,
+    campaign_title,
+    campaign_verdicts,
+)
+
+_TONE_STYLES = {Tone.GOOD: "green", Tone.WARN: "yellow", Tone.BAD: "bold red"}
 
 
 def print_campaign_report(report: CampaignReport, console: Console) -> None:
-    """A table of counts by status and reason, and whether they add up."""
-    table = Table(
-        title=(
-            f"Campaign {report.campaign_id} {escape(repr(report.campaign_name))}, "
-            f"launch {report.launch_id} ({report.launch_status})"
-        ),
-        title_justify="left",
+    """The title, a table of counts by status and reason, the verdicts below it."""
+    # Above the table, not its title: a table title wraps at the table's width.
+    console.print(
+        escape(campaign_title(report)), style="bold", soft_wrap=True, highlight=False
     )
-    table.add_column("Status")
-    table.add_column("Reason")
-    table.add_column("Count", justify="right")
+    table = Table()
+    for name in CAMPAIGN_COLUMNS:
+        table.add_column(name, justify="right" if name == "Count" else "left")
 
-    table.add_row("[bold]audience[/]", "", f"[bold]{report.audience}[/]")
-    table.add_section()
-    for status in ("queued", "submitted", "deferred", "delivered"):
-        table.add_row(status, "", str(getattr(report, status)))
-    _add_by_reason(table, "undelivered", report.undelivered)
-    _add_by_reason(table, "skipped", report.skipped)
-    table.add_row("failed", "", str(report.failed))
-    for status, count in report.other.items():
-        table.add_row(f"[yellow]{escape(status)}[/]", "unknown status", str(count))
-    table.add_section()
-    table.add_row("total", "", str(report.accounted))
+    for line in campaign_lines(report):
+        # Sections frame the status lines between the audience and the total.
+        if line.kind is Kind.TOTAL:
+            table.add_section()
+        table.add_row(*_cells(line))
+        if line.kind is Kind.AUDIENCE:
+            table.add_section()
 
     console.print(table)
-    console.print(_balance(report))
-    style = "red" if report.log_errors else "green"
-    console.print(f"Campaign-log errors: [{style}]{report.log_errors}[/]")
+    for verdict in campaign_verdicts(report):
+        style = _TONE_STYLES[verdict.tone]
+        console.print(
+            escape(verdict.text), style=style, soft_wrap=True, highlight=False
+        )
 
 
-def _add_by_reason(table: Table, status: str, counts: dict[str, int]) -> None:
-    table.add_row(status, "", str(sum(counts.values())))
-    for reason, count in counts.items():
-        table.add_row("", escape(reason), str(count))
-
-
-def _balance(report: CampaignReport) -> str:
-    if report.adds_up:
-        return f"[green]The counts add up to the audience ({report.audience}).[/]"
-    return (
-        f"[bold red]The counts do not add up: {report.accounted} ledger rows for "
-        f"an audience of {report.audience} (difference {report.difference:+d}).[/]"
-    )
+def _cells(line: CountLine) -> tuple[str, str, str]:
+    status, reason, count = escape(line.status), escape(line.reason), str(line.count)
+    if line.kind is Kind.AUDIENCE:
+        return f"[bold]{status}[/]", reason, f"[bold]{count}[/]"
+    if line.kind is Kind.REASON:
+        return "", reason, count
+    if line.kind is Kind.UNKNOWN:
+        return f"[yellow]{status}[/]", reason, count
+    return status, reason, count
 
 
 def campaign_report_json(report: CampaignReport) -> str:
@@ -68,7 +74,7 @@ def campaign_report_json(report: CampaignReport) -> str:
 def print_undelivered_report(rows: Sequence[UndeliveredRow], console: Console) -> None:
     """The non-delivery report in the workflow's columns, largest count first."""
     if not rows:
-        console.print("Non-delivery report: no undelivered messages.")
+        console.print(NO_UNDELIVERED)
         return
 
     table = Table(title="Non-delivery report", title_justify="left")
