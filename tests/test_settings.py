@@ -51,3 +51,21 @@ def test_an_unknown_key_in_the_config_file_is_refused(
 
     with pytest.raises(ConfigError, match="hostnme"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("POSTLINE_CAMPAIGN_BATCH_SIZE", "0"),
+        ("POSTLINE_REGISTRAR_BATCH_SIZE", "-1"),
+        ("POSTLINE_SMTP_COMMAND_TIMEOUT", "0"),
+        ("POSTLINE_SMTP_ROUTES", '{"example.com": "127.0.0.1:99999"}'),
+    ],
+)
+def test_values_that_cannot_work_are_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(ConfigError, match=variable.removeprefix("POSTLINE_").lower()):
+        load_settings()

@@ -7,16 +7,20 @@ operator's YAML file and read by the campaign run and the MTA.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from postline.errors import NotFoundError
 from postline.store.tables import senders
+
+# One label of a DNS name, lower-cased.
+_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
 
 class SenderConfig(BaseModel):
@@ -28,13 +32,22 @@ class SenderConfig(BaseModel):
     kind: Literal["mta"] = "mta"
     from_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     from_name: str | None = None
-    bounce_domain: str = Field(min_length=3)
+    # A DNS name: the envelope sender of every message ends with it.
+    bounce_domain: str = Field(min_length=3, max_length=253)
     strategy_messages: int = Field(60, ge=1)
     strategy_interval: int = Field(60, ge=1)
     connections: int = Field(4, ge=1, le=100)
     retry_attempts: int = Field(5, ge=0)
     retry_interval: int = Field(600, ge=1)
     lifetime: int = Field(86400, ge=1)
+
+    @field_validator("bounce_domain")
+    @classmethod
+    def _dns_name(cls, domain: str) -> str:
+        labels = domain.lower().split(".")
+        if len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels):
+            raise ValueError(f"not a domain name: {domain!r}")
+        return domain.lower()
 
 
 @dataclass(frozen=True, slots=True)

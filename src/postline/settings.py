@@ -78,14 +78,14 @@ class Settings(BaseSettings):
     unsubscribe_url: str = "https://unsubscribe.postline.localhost/u"
 
     # Timeouts of one SMTP attempt, in seconds.
-    smtp_connect_timeout: float = 10.0
-    smtp_command_timeout: float = 60.0
+    smtp_connect_timeout: float = Field(10.0, gt=0)
+    smtp_command_timeout: float = Field(60.0, gt=0)
 
     # How many rows the campaign run renders and publishes per batch.
-    campaign_batch_size: int = 500
+    campaign_batch_size: int = Field(500, ge=1, le=100_000)
 
     # How many status events the registrar applies per transaction.
-    registrar_batch_size: int = 500
+    registrar_batch_size: int = Field(500, ge=1, le=65_535)
 
     log_level: str = "INFO"
 
@@ -117,7 +117,7 @@ class Settings(BaseSettings):
     def _routes_have_ports(cls, routes: dict[str, str]) -> dict[str, str]:
         for domain, target in routes.items():
             host, _, port = target.rpartition(":")
-            if not host or not port.isdigit():
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
                 raise ValueError(
                     f"route for {domain}: expected host:port, got {target!r}"
                 )

@@ -6,8 +6,10 @@ import csv
 import io
 import uuid
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from postline.errors import NotFoundError
 from postline.reports import undelivered_report, write_undelivered_csv
 from postline.reports.undelivered import ALL_CAMPAIGNS, COLUMNS
 from registrar.seed import Seed
@@ -124,3 +126,10 @@ async def test_replies_quoting_their_recipient_count_as_one_bounce_text(
     assert [(r.to_domain, r.bounce_text, r.count) for r in rows] == [
         (domain, "550 5.1.1 <<email>>: user unknown", 3)
     ]
+
+
+async def test_a_campaign_that_does_not_exist_is_an_error_not_an_empty_report(
+    engine: AsyncEngine,
+) -> None:
+    with pytest.raises(NotFoundError, match="campaign 987654321 does not exist"):
+        await undelivered_report(engine, 987654321)

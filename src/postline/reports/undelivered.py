@@ -14,8 +14,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from postline.errors import NotFoundError
 from postline.reports.campaign import UNDEFINED
 from postline.store.tables import campaigns, ledger
 
@@ -75,6 +76,8 @@ async def undelivered_report(
         query = query.where(ledger.c.campaign_id == campaign_id)
 
     async with engine.connect() as conn:
+        if campaign_id is not None:
+            await _require_campaign(conn, campaign_id)
         rows = (await conn.execute(query)).all()
 
     return [
@@ -87,3 +90,12 @@ async def undelivered_report(
         )
         for row in rows
     ]
+
+
+async def _require_campaign(conn: AsyncConnection, campaign_id: int) -> None:
+    """An empty report for a campaign that does not exist would mislead."""
+    found = await conn.scalar(
+        select(campaigns.c.id).where(campaigns.c.id == campaign_id)
+    )
+    if found is None:
+        raise NotFoundError(f"campaign {campaign_id} does not exist")
