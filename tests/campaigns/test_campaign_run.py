@@ -128,9 +128,15 @@ async def test_a_finished_launch_is_sent_again_only_when_asked(
     queue = f"akmta_{audience.sender.id}"
     await drain(settings.amqp_url, queue)
 
-    with pytest.raises(StateError, match="--again"):
+    with pytest.raises(StateError) as refused:
         await run_campaign(settings, engine, campaign_id)
     assert await drain(settings.amqp_url, queue) == []
+    assert str(refused.value).startswith(
+        f"campaign {campaign_id} was already sent: launch {first.launch_id} finished"
+    )
+    assert str(refused.value).endswith(
+        "(2 queued, 0 skipped); run it with --again to send it once more"
+    )
 
     second = await run_campaign(settings, engine, campaign_id, again=True)
 
@@ -245,7 +251,8 @@ async def test_a_campaign_already_running_elsewhere_is_refused(
 def _run_command(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [POSTLINE, "campaign", "run", *args],
-        env=settings_env(settings),
+        # Without the INFO log lines, stderr holds what the command says.
+        env=settings_env(settings) | {"POSTLINE_LOG_LEVEL": "WARNING"},
         capture_output=True,
         text=True,
         timeout=120,
@@ -346,3 +353,101 @@ async def test_a_member_who_subscribes_after_the_launch_began_waits_for_the_next
     rows = await ledger_rows(engine, first.launch_id)
     assert late not in rows
     assert (resumed.audience, resumed.queued) == (3, 3)
+
+
+TYPO_HTML = "<p>Hello</p>\n<p>{{ frist_name }}</p>\n"
+
+
+async def test_a_launch_that_queued_nothing_is_refused_saying_what_happened(
+    settings: Settings, engine: AsyncEngine, audience: Audience, tmp_path: Path
+) -> None:
+    await audience.add(first_name="Ada")
+    await audience.add(first_name="Bob")
+    await audience.add(status=SubStatus.UNSUBSCRIBED)
+    path = audience.campaign_file(tmp_path, body=TYPO_HTML)
+    campaign_id = await create_campaign(engine, path)
+    first = await run_campaign(settings, engine, campaign_id)
+
+    with pytest.raises(StateError) as refused:
+        await run_campaign(settings, engine, campaign_id)
+
+    message = str(refused.value)
+    assert message.startswith(
+        f"campaign {campaign_id}: launch {first.launch_id} finished at "
+    )
+    assert message.endswith(
+        " with nothing queued (0 queued, 3 skipped: not_subscribed 1, "
+        "template_error 2); the template errors are in "
+        f"`postline campaign log {campaign_id} --level ERROR`; run it with --again "
+        "to launch it again, or create a new campaign from a corrected file"
+    )
+    assert "already sent" not in message
+
+
+async def test_template_errors_are_grouped_by_text_most_frequent_first(
+    settings: Settings, engine: AsyncEngine, audience: Audience, tmp_path: Path
+) -> None:
+    # Each profile names a field it lacks: one kind of error per name.
+    for name in ["k00"] * 3 + [f"k{i:02}" for i in range(1, 12)]:
+        await audience.add(first_name="Ada", fields={"key": name})
+    queued = await audience.add(first_name="Bob", fields={"key": "first_name"})
+    path = audience.campaign_file(tmp_path, body="<p>{{ profile[key] }}</p>")
+    campaign_id = await create_campaign(engine, path)
+
+    summary = await run_campaign(settings, engine, campaign_id)
+
+    undefined = "html line 1: 'dict object' has no attribute"
+    assert summary.template_errors == (
+        (f"{undefined} 'k00'", 3),
+        *((f"{undefined} 'k{i:02}'", 1) for i in range(1, 10)),
+    )
+    assert summary.template_error_kinds == 12
+    assert (
+        summary.error_lines(campaign_id)[0] == f"template_error x3: {undefined} 'k00'"
+    )
+    assert summary.error_lines(campaign_id)[-1] == (
+        "... and 2 more kinds of error: "
+        f"postline campaign log {campaign_id} --level ERROR"
+    )
+    assert not summary.nothing_rendered
+    assert (await ledger_rows(engine, summary.launch_id))[queued]["status"] == "queued"
+
+
+async def test_the_run_command_fails_when_every_recipient_failed_to_render(
+    settings: Settings, engine: AsyncEngine, audience: Audience, tmp_path: Path
+) -> None:
+    for name in ("Ada", "Bob", "Cy", "Dee"):
+        await audience.add(first_name=name)
+    await audience.add(status=SubStatus.UNSUBSCRIBED)
+    path = audience.campaign_file(tmp_path, body=TYPO_HTML)
+    campaign_id = str(await create_campaign(engine, path))
+
+    done = _run_command(settings, campaign_id)
+
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.splitlines()[-1] == (
+        "template_error x4: html line 2: 'frist_name' is undefined"
+    )
+    assert re.search(r"^queued\s+0$", done.stdout, re.M)
+    assert done.stderr.splitlines() == [
+        f"error: campaign {campaign_id}: nothing was queued: the templates failed "
+        "for all 4 recipients the rules let through; correct them and create a "
+        "new campaign from the corrected file"
+    ]
+
+
+async def test_the_run_command_lists_template_errors_and_succeeds_when_some_render(
+    settings: Settings, engine: AsyncEngine, audience: Audience, tmp_path: Path
+) -> None:
+    await audience.add(first_name="Ada", fields={"frist_name": "Ada"})
+    await audience.add(first_name="Bob")
+    path = audience.campaign_file(tmp_path, body=TYPO_HTML)
+    campaign_id = str(await create_campaign(engine, path))
+
+    done = _run_command(settings, campaign_id)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == (
+        "template_error x1: html line 2: 'frist_name' is undefined"
+    )
+    assert "nothing was queued" not in done.stderr

@@ -88,6 +88,15 @@ async def count_audience(
         return int((await conn.execute(query)).scalar_one())
 
 
+def template_variables(member: Member, unsubscribe_url: str) -> dict[str, Any]:
+    """What the templates see for a member: its fields, ``profile``, the link."""
+    return {
+        **member.profile,
+        "profile": member.profile,
+        "unsubscribe_url": unsubscribe_url,
+    }
+
+
 def _member(row: Any) -> Member:
     standard = {name: row[name] for name in _STANDARD_FIELDS[1:]}
     standard["id"] = row["profile_id"]

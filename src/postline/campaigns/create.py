@@ -1,7 +1,8 @@
 """Creating a campaign from its file: the template and the campaign rows.
 
 The list and the sender are looked up by name; a name that does not exist
-is an error about the file, naming the key.
+is a problem of the file, naming the key, reported together with every
+other problem of the file. Nothing is stored unless there is none.
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from postline.campaigns.database import database_call
-from postline.campaigns.definition import CampaignDefinition, read_campaign_file
-from postline.errors import CampaignFileError, NotFoundError
-from postline.senders import get_sender
+from postline.campaigns.definition import (
+    CampaignDefinition,
+    FileProblems,
+    check_campaign_file,
+)
+from postline.errors import NotFoundError
+from postline.senders import Sender, get_sender
 from postline.store.tables import campaigns, lists, templates
 
 log = logging.getLogger(__name__)
@@ -23,16 +28,20 @@ log = logging.getLogger(__name__)
 
 @database_call
 async def create_campaign(engine: AsyncEngine, path: Path) -> int:
-    """Store the campaign defined in ``path``; returns the new campaign's id."""
-    definition = read_campaign_file(path)
+    """Store the campaign defined in ``path``; returns the new campaign's id.
 
-    try:
-        sender = await get_sender(engine, definition.sender)
-    except NotFoundError as exc:
-        raise CampaignFileError(f"{path}: sender: {exc}") from exc
+    Raises ``CampaignFileError`` naming every problem of the file, one per line.
+    """
+    check = check_campaign_file(path)
+    sender = await _sender(engine, check.sender, check.problems)
 
     async with engine.begin() as conn:
-        list_id = await _list_id(conn, path, definition.list_name)
+        list_id = await _list_id(conn, check.list_name, check.problems)
+        definition = check.definition
+        # Each of these is missing only with a problem noted to say why.
+        if definition is None or sender is None or list_id is None:
+            raise check.problems.error()
+
         template_id = await _insert_template(conn, definition)
         result = await conn.execute(
             insert(campaigns)
@@ -58,10 +67,31 @@ async def create_campaign(engine: AsyncEngine, path: Path) -> int:
     return campaign_id
 
 
-async def _list_id(conn: AsyncConnection, path: Path, name: str) -> int:
+async def _sender(
+    engine: AsyncEngine, name: str | int | None, problems: FileProblems
+) -> Sender | None:
+    """The sender the file names, or None (noting why) if there is none."""
+    if name is None:
+        return None
+
+    try:
+        return await get_sender(engine, name)
+    except NotFoundError as exc:
+        problems.add("sender", str(exc))
+        return None
+
+
+async def _list_id(
+    conn: AsyncConnection, name: str | None, problems: FileProblems
+) -> int | None:
+    """The id of the list the file names, or None (noting why) if there is none."""
+    if name is None:
+        return None
+
     row = (await conn.execute(select(lists.c.id).where(lists.c.name == name))).first()
     if row is None:
-        raise CampaignFileError(f"{path}: list: no list named {name!r}")
+        problems.add("list", f"no list named {name!r}")
+        return None
     return int(row.id)
 
 

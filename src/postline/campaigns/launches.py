@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from postline.campaigns import campaign_log
 from postline.campaigns.database import database_call
-from postline.errors import StateError
+from postline.campaigns.rules import TEMPLATE_ERROR
+from postline.campaigns.summary import ledger_counts
+from postline.errors import StateError, StoreError
 from postline.store.tables import launches
 
 log = logging.getLogger(__name__)
@@ -53,8 +55,14 @@ async def campaign_lock(engine: AsyncEngine, campaign_id: int) -> AsyncIterator[
     conn = await _lock(engine, campaign_id)
     try:
         yield
-    finally:
-        await _unlock(conn, campaign_id)
+    except BaseException:
+        # The body's error is the one to report. If the database is gone, the
+        # server released the lock with the session anyway.
+        with suppress(StoreError):
+            await _unlock(conn, campaign_id)
+        raise
+
+    await _unlock(conn, campaign_id)
 
 
 @database_call
@@ -175,6 +183,7 @@ async def _running_launch(conn: AsyncConnection, campaign_id: int) -> Any:
 async def _refuse_relaunch(
     conn: AsyncConnection, campaign_id: int, again: bool
 ) -> None:
+    """Refuse to launch anew without ``again``, saying what the last launch did."""
     query = (
         select(launches.c.id, launches.c.finished_at)
         .where(launches.c.campaign_id == campaign_id)
@@ -185,11 +194,33 @@ async def _refuse_relaunch(
     if last is None or again:
         return
 
+    queued, skipped = await ledger_counts(conn, last.id)
     when = f" at {last.finished_at:%Y-%m-%d %H:%M:%S %Z}" if last.finished_at else ""
+    outcome = _outcome(queued, skipped)
+    if queued:
+        raise StateError(
+            f"campaign {campaign_id} was already sent: launch {last.id} "
+            f"finished{when} ({outcome}); run it with --again to send it once more"
+        )
+
+    # Nothing went out, so "already sent" would mislead: say what to fix.
+    errors = ""
+    if skipped.get(TEMPLATE_ERROR):
+        command = f"postline campaign log {campaign_id} --level ERROR"
+        errors = f"the template errors are in `{command}`; "
     raise StateError(
-        f"campaign {campaign_id} was already sent: launch {last.id} finished{when}; "
-        "run it with --again to send it once more"
+        f"campaign {campaign_id}: launch {last.id} finished{when} with nothing "
+        f"queued ({outcome}); {errors}run it with --again to launch it again, "
+        "or create a new campaign from a corrected file"
     )
+
+
+def _outcome(queued: int, skipped: dict[str, int]) -> str:
+    """E.g. ``0 queued, 4 skipped: template_error 4``."""
+    line = f"{queued} queued, {sum(skipped.values())} skipped"
+    if skipped:
+        line += ": " + ", ".join(f"{r} {n}" for r, n in sorted(skipped.items()))
+    return line
 
 
 def _begin_entry(launch: Launch) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """The campaign run's link to RabbitMQ: one MTA queue, publishes confirmed.
 
-aio-pika errors raised while connecting or declaring are turned into
-``BusError`` here; ``publish_many`` already does the same for publishes.
+aio-pika errors raised while connecting, declaring or publishing are turned
+into ``BusError`` here. ``publish_many`` translates most publish errors
+itself; a channel that closed under the run (the connection was lost) raises
+a ``RuntimeError`` subclass it lets through, so that one is caught here.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from contextlib import asynccontextmanager
 
 from aio_pika.abc import AbstractExchange, AbstractRobustConnection
 from aio_pika.exceptions import AMQPError
+from aiormq.exceptions import ChannelInvalidStateError
 
 from postline.bus.mail import OutboundEmail, to_amqp
 from postline.bus.publisher import default_exchange, publish_many
@@ -27,10 +30,16 @@ class Outbox:
 
     async def publish(self, emails: Sequence[OutboundEmail]) -> None:
         """Publish a batch; ``BusError`` means none of it can be counted on."""
-        if emails:
+        if not emails:
+            return
+
+        try:
             await publish_many(
                 self._exchange, [(to_amqp(email), self.queue) for email in emails]
             )
+        except ChannelInvalidStateError as exc:
+            # Its text is the channel's repr, which tells an operator nothing.
+            raise BusError("publish failed: lost the connection to RabbitMQ") from exc
 
 
 @asynccontextmanager

@@ -23,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,7 +33,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from postline.bus.mail import OutboundEmail
 from postline.campaigns import campaign_log
-from postline.campaigns.audience import CHANNEL, Member, count_audience, fetch_batch
+from postline.campaigns.audience import (
+    CHANNEL,
+    Member,
+    count_audience,
+    fetch_batch,
+    template_variables,
+)
 from postline.campaigns.launches import (
     Launch,
     campaign_lock,
@@ -55,7 +63,7 @@ from postline.campaigns.progress import Advance, progress_bar
 from postline.campaigns.rules import TEMPLATE_ERROR, contact_key, skip_reason
 from postline.campaigns.summary import LaunchSummary, summarize
 from postline.email.message import MessageBuilder, ascii_address
-from postline.errors import RenderError
+from postline.errors import BusError, RenderError, StoreError
 from postline.ids import message_id, verp_address
 from postline.settings import Settings
 
@@ -80,23 +88,8 @@ async def run_campaign(
 
     async with campaign_lock(engine, campaign_id):
         launch = await open_launch(engine, campaign_id, again=again)
-        seen = await messaged_contacts(engine, launch.id) if launch.resumed else set()
-        total = done = 0
-        if progress:
-            as_of = launch.started_at
-            total = await count_audience(engine, plan.list_id, as_of)
-            done = await count_audience(
-                engine, plan.list_id, as_of, launch.published_through
-            )
-
-        async with open_outbox(settings.amqp_url, plan.queue) as outbox:
-            batches = _Batches(settings, engine, plan, launch, outbox, seen)
-            with progress_bar(progress, total, done) as advance:
-                await batches.run_all(advance)
-
-        elapsed = time.perf_counter() - started
-        summary = await summarize(engine, launch.id, elapsed, batches.published)
-        await finish_launch(engine, launch, _end_entry(launch, summary))
+        with _resumable(launch):
+            summary = await _complete(settings, engine, plan, launch, progress, started)
 
     log.info(
         "campaign_run campaign_id=%d launch_id=%d audience=%d queued=%d "
@@ -111,6 +104,58 @@ async def run_campaign(
         summary.rate,
     )
     return summary
+
+
+async def _complete(
+    settings: Settings,
+    engine: AsyncEngine,
+    plan: CampaignPlan,
+    launch: Launch,
+    progress: bool,
+    started: float,
+) -> LaunchSummary:
+    """Send every batch of the launch not yet confirmed, then mark it finished.
+
+    ``started`` is the ``time.perf_counter()`` of the run's start.
+    """
+    seen = await messaged_contacts(engine, launch.id) if launch.resumed else set()
+    total = done = 0
+    if progress:
+        as_of = launch.started_at
+        total = await count_audience(engine, plan.list_id, as_of)
+        done = await count_audience(
+            engine, plan.list_id, as_of, launch.published_through
+        )
+
+    async with open_outbox(settings.amqp_url, plan.queue) as outbox:
+        batches = _Batches(settings, engine, plan, launch, outbox, seen)
+        with progress_bar(progress, total, done) as advance:
+            await batches.run_all(advance)
+
+    elapsed = time.perf_counter() - started
+    summary = await summarize(engine, launch.id, elapsed, batches.published)
+    await finish_launch(engine, launch, _end_entry(launch, summary))
+    return summary
+
+
+@contextmanager
+def _resumable(launch: Launch) -> Iterator[None]:
+    """On a database or broker failure, say that running again resumes the launch.
+
+    Whatever the failure interrupted, the ledger and ``published_through``
+    let the next run pick the launch up where its confirmed work ends.
+    """
+    try:
+        yield
+    except (BusError, StoreError) as exc:
+        peer = "RabbitMQ" if isinstance(exc, BusError) else "PostgreSQL"
+        # The error is the command's last line: keep the cause on that line.
+        cause = " ".join(str(exc).split())
+        raise type(exc)(
+            f"campaign {launch.campaign_id}: launch {launch.id} stopped: {cause}; "
+            f"the launch stays running: run the same command again once {peer} "
+            "is reachable to resume it"
+        ) from exc
 
 
 @dataclass(slots=True)
@@ -274,11 +319,7 @@ class _Batches:
     def _build(self, member: Member, msg_id: str, now: datetime) -> OutboundEmail:
         """Render and build one member's message, or raise ``RenderError``."""
         unsubscribe_url = self._builder.unsubscribe_url(msg_id)
-        variables = {
-            **member.profile,
-            "profile": member.profile,
-            "unsubscribe_url": unsubscribe_url,
-        }
+        variables = template_variables(member, unsubscribe_url)
         content = self._plan.template.render(variables)
         body = self._builder.build(
             msg_id, member.contact, content.subject, content.text, content.html, now
