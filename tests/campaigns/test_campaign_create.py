@@ -292,3 +292,24 @@ async def test_a_database_that_cannot_be_reached_is_reported_as_a_store_error(
             await create_campaign(unreachable, audience.campaign_file(tmp_path))
     finally:
         await unreachable.dispose()
+
+
+async def test_a_control_character_in_the_name_is_refused_by_key(
+    engine: AsyncEngine, audience: Audience, tmp_path: Path
+) -> None:
+    path = audience.campaign_file(tmp_path, name="Spring\x00sale")
+
+    with pytest.raises(CampaignFileError, match="name"):
+        await create_campaign(engine, path)
+
+
+async def test_a_template_file_that_is_not_text_is_refused(
+    engine: AsyncEngine, audience: Audience, tmp_path: Path
+) -> None:
+    (tmp_path / "big.html").write_bytes(b"<p>x</p>" * 700_000)
+    (tmp_path / "binary.html").write_bytes(b"<p>\x00</p>")
+
+    for name, expected in [("big.html", "larger than"), ("binary.html", "NUL byte")]:
+        path = audience.campaign_file(tmp_path, html=None, html_file=name)
+        with pytest.raises(CampaignFileError, match=expected):
+            await create_campaign(engine, path)

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange
 from aio_pika.exceptions import AMQPError, DeliveryError, PublishError
+from aiormq.exceptions import ChannelInvalidStateError
 
 from postline.errors import BusError
 
@@ -33,7 +34,14 @@ async def publish_many(
     ]
     try:
         await asyncio.gather(*pending)
-    except (AMQPError, DeliveryError, PublishError, ConnectionError) as exc:
+    except (
+        AMQPError,
+        DeliveryError,
+        PublishError,
+        ConnectionError,
+        # aiormq raises this RuntimeError on a channel the broker closed.
+        ChannelInvalidStateError,
+    ) as exc:
         raise BusError(f"publish not confirmed: {exc!r}") from exc
 
 

@@ -27,6 +27,12 @@ from pydantic_core import ErrorDetails
 from postline.errors import CampaignFileError, TemplateSyntaxError
 from postline.templates import CampaignTemplate, compile_part
 
+# One-line values hold no control characters (PostgreSQL refuses NUL).
+_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+
+# A template larger than this is a mistake (a log file, /dev/zero), not mail.
+MAX_TEMPLATE_BYTES = 5_000_000
+
 
 class _CampaignFile(BaseModel):
     """The keys of a campaign file, as written.
@@ -37,11 +43,11 @@ class _CampaignFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    name: str = Field(min_length=1)
-    list_name: str = Field(alias="list", min_length=1)
+    name: str = Field(min_length=1, max_length=500, pattern=_PRINTABLE)
+    list_name: str = Field(alias="list", min_length=1, pattern=_PRINTABLE)
     sender: str | StrictInt
     priority: StrictBool = False
-    subject: str = Field(min_length=1)
+    subject: str = Field(min_length=1, max_length=2000, pattern=_PRINTABLE)
     html: str | None = None
     html_file: str | None = None
     text: str | None = None
@@ -259,7 +265,15 @@ def _source(
     key = f"{part}_file"
     file = path.parent / file_name
     try:
-        return _Part(file.read_text(encoding="utf-8"), key, f"{key}: {file_name}")
+        with file.open("rb") as stream:
+            data = stream.read(MAX_TEMPLATE_BYTES + 1)
+        if len(data) > MAX_TEMPLATE_BYTES:
+            problems.add(key, f"{file} is larger than {MAX_TEMPLATE_BYTES:,} bytes")
+            return _Part(None, key, key)
+        if b"\x00" in data:
+            problems.add(key, f"{file} holds a NUL byte: not a text template")
+            return _Part(None, key, key)
+        return _Part(data.decode("utf-8"), key, f"{key}: {file_name}")
     except (OSError, UnicodeDecodeError) as exc:
         problems.add(key, f"cannot read {file}: {exc}")
         return _Part(None, key, key)

@@ -100,7 +100,10 @@ def campaign_verdicts(report: CampaignReport) -> list[Verdict]:
         verdicts.append(_in_flight(report))
     verdicts.append(_balance(report))
     tone = Tone.BAD if report.log_errors else Tone.GOOD
-    verdicts.append(Verdict(f"Campaign-log errors: {report.log_errors}", tone))
+    errors = f"Campaign-log errors: {report.log_errors}"
+    if report.log_errors:
+        errors += f" (see postline campaign log {report.campaign_id} --level ERROR)"
+    verdicts.append(Verdict(errors, tone))
     return verdicts
 
 
