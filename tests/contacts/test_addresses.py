@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from postline.contacts import email_key
 from postline.contacts.addresses import (
     email_problem,
     normalize_email,
@@ -12,6 +13,8 @@ from postline.contacts.addresses import (
 )
 
 LONG_DOMAIN = ".".join(["b" * 63] * 3) + ".com"
+# 247 characters in ASCII, but 347 bytes as written: full-width letters.
+WIDE_ADDRESS = "a" * 64 + "@" + "b" * 63 + "." + "b" * 63 + "." + "\uff43" * 50 + ".com"
 
 
 @pytest.mark.parametrize(
@@ -24,6 +27,8 @@ LONG_DOMAIN = ".".join(["b" * 63] * 3) + ".com"
         "user@sub-domain.example.net",
         "kasia@bücher.example",
         "x@" + "c" * 63 + ".example",
+        "idn@xn--bcher-kva.example.com",
+        WIDE_ADDRESS,
     ],
 )
 def test_well_formed_addresses_pass(address: str) -> None:
@@ -52,6 +57,10 @@ def test_well_formed_addresses_pass(address: str) -> None:
         ("ana@[192.0.2.1]", "address literal"),
         ("ana(home)@example.com", "not allowed before the @: ()"),
         ("zoë@example.com", "not allowed before the @: ë"),
+        ("ana@straße.example", "invalid internationalised domain straße.example"),
+        ("ana@xn--zz.example", "label 'xn--zz' is not valid punycode"),
+        ("ana@" + "ü" * 64 + ".example", "label empty or too long"),
+        ("ana@bü\u0007cher.example", "not letters, digits and inner hyphens"),
     ],
 )
 def test_malformed_addresses_name_their_fault(address: str, reason: str) -> None:
@@ -63,6 +72,20 @@ def test_malformed_addresses_name_their_fault(address: str, reason: str) -> None
 
 def test_normalizing_lowers_the_domain_and_keeps_the_local_part() -> None:
     assert normalize_email("Ana.Maria@Mail.Example.COM") == "Ana.Maria@mail.example.com"
+
+
+def test_normalizing_writes_an_internationalised_domain_in_ascii() -> None:
+    assert normalize_email("Idn@BÜCHER.example.com") == "Idn@xn--bcher-kva.example.com"
+
+
+def test_normalizing_only_lowers_a_domain_that_is_no_valid_name() -> None:
+    assert normalize_email("ana@STRASSE.straße.Example") == "ana@strasse.straße.example"
+
+
+def test_both_spellings_of_an_internationalised_mailbox_have_one_key() -> None:
+    unicode, ascii_ = "Idn@Bücher.example.com", "idn@xn--bcher-kva.EXAMPLE.com"
+
+    assert email_key(unicode) == email_key(ascii_) == "idn@xn--bcher-kva.example.com"
 
 
 @pytest.mark.parametrize(

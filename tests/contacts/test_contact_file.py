@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from contacts.conftest import WriteCsv
-from postline.contacts.csvfile import open_contact_file
-from postline.contacts.rows import Header, parse_status
+from postline.contacts.csvfile import Record, open_contact_file
+from postline.contacts.results import RowError
+from postline.contacts.rows import Contact, Header, parse_row, parse_status
 from postline.errors import ImportFileError
 from postline.store.tables import SubStatus
 
@@ -41,6 +42,7 @@ def test_a_byte_order_mark_before_the_header_is_ignored(write_csv: WriteCsv) -> 
         ("email,,phone\n", "column 2 has no name"),
         ("email,City,city\n", "column 'city' appears twice (columns 2 and 3)"),
         (b"email,Pr\xe9nom\n", "not UTF-8"),
+        ("email,ci\x00ty\n", "column 2 has a control character in its name"),
     ],
 )
 def test_a_bad_header_is_a_file_level_error_naming_the_file(
@@ -71,6 +73,50 @@ def test_undecodable_bytes_are_found_by_cell_and_value(write_csv: WriteCsv) -> N
         record = next(file.records)
 
     assert record.undecodable() == (1, 0xE9)
+
+
+def test_a_nul_read_from_the_file_is_kept_in_its_cell(write_csv: WriteCsv) -> None:
+    path = write_csv(b'email,first_name\nana@example.com,"An\x00a"\n')
+
+    with open_contact_file(path) as file:
+        record = next(file.records)
+
+    assert record.cells == ["ana@example.com", "An\x00a"]
+    assert record.control_character() == 1
+
+
+CONTACT_HEADER = Header(("email", "first_name", "city"))
+
+
+@pytest.mark.parametrize(
+    ("cells", "column"),
+    [
+        (["ana@example.com", "An\x00a", ""], "first_name"),
+        (["ana\x00@example.com", "Ana", ""], "email"),
+        (["ana@example.com", "Ana", "Lis\x1bboa"], "city"),
+        (["ana@example.com", "Ana\x7f", ""], "first_name"),
+        (["ana@example.com", "Ana", "\x85"], "city"),
+        (["ana@example.com", "Ana", "", "\x00"], "?"),
+    ],
+)
+def test_a_control_character_in_any_cell_rejects_the_row(
+    cells: list[str], column: str
+) -> None:
+    row = parse_row(CONTACT_HEADER, Record(7, cells))
+
+    assert row == RowError(7, f"control character in column {column}")
+
+
+def test_tabs_and_line_breaks_in_a_cell_are_text() -> None:
+    cells = ["ana@example.com", "Ana\tMaria", "Lisboa\r\nPortugal"]
+
+    row = parse_row(CONTACT_HEADER, Record(2, cells))
+
+    assert isinstance(row, Contact)
+    assert (row.first_name, row.fields) == (
+        "Ana\tMaria",
+        {"city": "Lisboa\r\nPortugal"},
+    )
 
 
 @pytest.mark.parametrize(

@@ -73,6 +73,29 @@ async def test_rejected_rows_go_to_stderr_as_file_and_line(
         ]
 
 
+async def test_a_nul_byte_is_one_rejected_row_not_a_failed_import(
+    settings: Settings, write_csv: WriteCsv
+) -> None:
+    tag = unique("cli")
+    path = write_csv(
+        "email,first_name\n"
+        f"ana.{tag}@example.com,Ana\n"
+        f"nul.{tag}@example.com,Nu\x00ll\n"
+        f"bo.{tag}@example.com,Bo\n"
+    )
+    list_name = unique("list")
+
+    code, out, err = await postline(
+        settings, "contacts", "import", str(path), "--list", list_name
+    )
+
+    assert code == 0
+    assert out.strip().endswith(
+        "imported 2, updated 0, unchanged 0, kept 0, rejected 1"
+    )
+    assert err.splitlines() == [f"{path}:3: control character in column first_name"]
+
+
 async def test_a_second_run_reports_every_row_unchanged(
     settings: Settings, write_csv: WriteCsv
 ) -> None:

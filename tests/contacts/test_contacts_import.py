@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from conftest import unique
 from contacts.conftest import WriteCsv
 from postline.contacts import ImportResult, import_contacts
-from postline.errors import ImportFileError
+from postline.errors import ImportFileError, StoreError
 from postline.store.tables import lists, profiles, subscriptions
 
 
@@ -261,6 +261,95 @@ async def test_duplicates_are_found_across_batches(
         (8, f"duplicate email {a['ana']!r}: first on line 2"),
     ]
     assert result.imported == 5
+
+
+async def test_an_internationalised_domain_in_both_spellings_is_one_address(
+    engine: AsyncEngine, write_csv: WriteCsv
+) -> None:
+    local = unique("idn")
+    list_name = unique("list")
+    path = write_csv(
+        "email,first_name\n"
+        f"{local}@Bücher.example.com,Unicode\n"
+        f"{local}@xn--bcher-kva.example.com,Ascii\n"
+    )
+
+    result = await import_contacts(engine, path, list_name)
+
+    stored = f"{local}@xn--bcher-kva.example.com"
+    assert reasons(result) == [(3, f"duplicate email {stored!r}: first on line 2")]
+    rows = await dump(engine, list_name)
+    assert [(r["email"], r["contact"], r["first_name"]) for r in rows] == [
+        (stored, stored, "Unicode")
+    ]
+
+
+async def test_the_ascii_spelling_of_a_known_domain_updates_the_same_profile(
+    engine: AsyncEngine, write_csv: WriteCsv
+) -> None:
+    local = unique("idn")
+    list_name = unique("list")
+    await import_contacts(
+        engine, write_csv(f"email\n{local}@bücher.example.com\n"), list_name
+    )
+
+    result = await import_contacts(
+        engine,
+        write_csv(f"email,city\n{local}@XN--BCHER-KVA.example.com,Köln\n"),
+        list_name,
+    )
+
+    (row,) = await dump(engine, list_name)
+    assert (result.imported, result.updated) == (0, 1)
+    assert (row["contact"], row["fields"]) == (
+        f"{local}@xn--bcher-kva.example.com",
+        {"city": "Köln"},
+    )
+
+
+async def test_a_nul_byte_rejects_its_row_and_the_other_rows_go_in(
+    engine: AsyncEngine, write_csv: WriteCsv
+) -> None:
+    a = addresses("ana", "nul", "bo")
+    list_name = unique("list")
+    path = write_csv(
+        f"email,first_name\n{a['ana']},Ana\n{a['nul']},Nu\x00ll\n{a['bo']},Bo\n"
+    )
+
+    result = await import_contacts(engine, path, list_name)
+
+    assert reasons(result) == [(3, "control character in column first_name")]
+    assert await statuses(engine, list_name) == {a["ana"]: 0, a["bo"]: 0}
+
+
+async def test_a_database_failure_names_the_batch_lines_and_none_of_its_data(
+    engine: AsyncEngine, database_url: str, write_csv: WriteCsv
+) -> None:
+    a = addresses("ana", "bo")
+    list_name = unique("list")
+    await import_contacts(engine, write_csv(f"email\n{a['ana']}\n"), list_name)
+    path = write_csv(f"email,first_name\n{a['bo']},Bo\n{a['ana']},Ana Maria\n")
+    # The import waits for the profile a transaction holds, and gives up.
+    impatient = create_async_engine(
+        database_url, connect_args={"server_settings": {"lock_timeout": "200ms"}}
+    )
+    try:
+        async with engine.begin() as holder:
+            await holder.execute(
+                select(profiles.c.id)
+                .where(profiles.c.email == a["ana"])
+                .with_for_update()
+            )
+            with pytest.raises(StoreError) as caught:
+                await import_contacts(impatient, path, list_name)
+    finally:
+        await impatient.dispose()
+
+    assert str(caught.value) == (
+        "contacts import: database failed on lines 2-3: "
+        "canceling statement due to lock timeout (SQLSTATE 55P03)"
+    )
+    assert await statuses(engine, list_name) == {a["ana"]: 0}
 
 
 async def test_a_subscription_held_by_the_address_moves_to_its_new_owner(

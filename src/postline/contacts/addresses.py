@@ -5,8 +5,9 @@ An email address is accepted in the form mail is sent to in practice: one
 address literals such as ``user@[192.0.2.1]`` are refused), and a domain of
 at least two labels. Length limits are those of RFC 5321: 64 octets for the
 local part, 255 for the domain, 254 for the whole address (the 256-octet
-path minus its angle brackets). Internationalised domains are accepted and
-measured in their ASCII (``xn--``) form.
+path minus its angle brackets). Internationalised domains are accepted,
+checked and measured in their ASCII (``xn--``) form, which is also the form
+``normalize_email`` gives them (see ``domains``).
 
 A phone number is plausible when it holds 7 to 15 digits (the E.164 maximum),
 an optional leading ``+``, and nothing else but spaces, dots, dashes and
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import re
 import string
+
+from postline.contacts.domains import ascii_domain
 
 MAX_ADDRESS = 254
 MAX_LOCAL = 64
@@ -38,20 +41,36 @@ def email_problem(address: str) -> str | None:
         return "has no @" if "@" not in address else "has more than one @"
 
     local, domain = address.split("@")
-    if len(address.encode("utf-8")) > MAX_ADDRESS:
+    if len(normalize_email(address).encode("utf-8")) > MAX_ADDRESS:
         return f"is longer than {MAX_ADDRESS} characters"
 
     return _local_problem(local) or _domain_problem(domain)
 
 
 def normalize_email(address: str) -> str:
-    """The address with its domain in lower case; the local part is kept as is.
+    """The address as stored and sent: its domain in ASCII (``xn--``) lower case.
 
     RFC 5321 leaves the local part's case to the receiving server, so the
-    address is stored as written; matching is case-insensitive throughout.
+    local part is kept as written. A domain that is not a valid name is only
+    lower-cased; ``email_problem`` says what is wrong with it.
     """
     local, _, domain = address.rpartition("@")
-    return f"{local}@{domain.lower()}"
+    try:
+        domain = ascii_domain(domain)
+    except ValueError:
+        domain = domain.lower()
+
+    return f"{local}@{domain}"
+
+
+def email_key(address: str) -> str:
+    """The form addresses are matched in: normalised, then wholly lower case.
+
+    Two spellings of one mailbox (``Ana@Bücher.example``,
+    ``ana@xn--bcher-kva.example``) have the same key; compare contacts, stop
+    list entries and ledger rows by it.
+    """
+    return normalize_email(address).lower()
 
 
 def phone_problem(phone: str) -> str | None:
@@ -96,14 +115,15 @@ def _domain_problem(domain: str) -> str | None:
     if domain.startswith("["):
         return "has an address literal for a domain"
 
-    ascii_domain = _to_ascii(domain)
-    if ascii_domain is None:
-        return f"has a domain that is not a valid name: {domain}"
+    try:
+        encoded = ascii_domain(domain)
+    except ValueError as exc:
+        return f"has an invalid internationalised domain {domain}: {exc}"
 
-    if len(ascii_domain) > MAX_DOMAIN:
+    if len(encoded) > MAX_DOMAIN:
         return f"has a domain longer than {MAX_DOMAIN} characters"
 
-    labels = ascii_domain.split(".")
+    labels = encoded.split(".")
     if len(labels) < 2:
         return f"has a domain without a dot: {domain}"
 
@@ -129,14 +149,3 @@ def _label_problem(label: str) -> str | None:
         return "with a label that is not letters, digits and inner hyphens"
 
     return None
-
-
-def _to_ascii(domain: str) -> str | None:
-    """The domain in its ASCII form, or None if it cannot be encoded."""
-    if domain.isascii():
-        return domain
-
-    try:
-        return domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        return None

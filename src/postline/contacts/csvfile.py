@@ -6,12 +6,17 @@ decoded as UTF-8 on its own, with undecodable bytes kept as lone surrogates
 ending the import. A record's line number is the physical line it starts on,
 which differs from its position when a quoted cell spans lines. Lines that
 are empty or hold only empty cells are skipped, as spreadsheets write them.
+
+Control characters are found here but judged by the caller: a cell may hold
+tabs and, quoted, line breaks; any other C0 or C1 control character (a NUL,
+an escape) is no text a contact has, and PostgreSQL refuses a NUL outright.
 """
 
 from __future__ import annotations
 
 import _csv
 import csv
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +26,9 @@ from typing import BinaryIO
 from postline.errors import ImportFileError
 
 _BOM = b"\xef\xbb\xbf"
+
+# C0 and C1 controls and DEL, except tab, line feed and carriage return.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +45,16 @@ class Record:
             for ch in cell:
                 if "\udc80" <= ch <= "\udcff":
                     return index, ord(ch) - 0xDC00
+        return None
+
+    def control_character(self) -> int | None:
+        """Index of the first cell holding a control character, or None.
+
+        Tabs and line breaks are text; every other C0 or C1 control is not.
+        """
+        for index, cell in enumerate(self.cells):
+            if _CONTROL.search(cell):
+                return index
         return None
 
 

@@ -7,6 +7,10 @@ that cannot be read at all raises ``ImportFileError`` before anything is
 written. A row that would resubscribe somebody who unsubscribed, complained
 or hard-bounced is written without its status and reported as kept. See
 ``rows`` for the checks and ``writes`` for what a row changes.
+
+A database failure raises ``StoreError`` naming the step or the batch's
+lines and PostgreSQL's reason; it never carries the statement or its
+parameters, which hold the file's addresses and names.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from contextlib import asynccontextmanager
 from itertools import islice
 from pathlib import Path
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from postline.contacts.claims import claim, close_claims, open_claims
@@ -71,25 +75,26 @@ async def import_contacts(
     with open_contact_file(path) as file:
         header = Header.read(file)
         async with _connection(engine) as conn:
-            async with conn.begin():
+            async with _transaction(conn, "creating the list"):
                 list_id = await ensure_list(conn, list_name)
                 await open_claims(conn)
 
             analyze_at = FIRST_ANALYZE
             for number, records in enumerate(_batches(file.records, batch_size), 1):
                 batch_started = time.monotonic()
-                async with conn.begin():
+                async with _transaction(conn, f"on {_lines(records)}"):
                     counts, errors = await _import_batch(conn, list_id, header, records)
 
                 _add(result, counts, errors)
                 _report(errors, counts.kept, on_reject, on_keep)
                 _log_batch(list_name, number, records, counts, errors, batch_started)
                 if result.imported >= analyze_at:
-                    async with conn.begin():
+                    where = f"refreshing statistics after line {records[-1].line}"
+                    async with _transaction(conn, where):
                         await analyze(conn)
                     analyze_at = 2 * result.imported
 
-            async with conn.begin():
+            async with _transaction(conn, "finishing"):
                 await close_claims(conn)
 
     log.info(
@@ -201,6 +206,11 @@ def _batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
         yield batch
 
 
+def _lines(records: list[Record]) -> str:
+    first, last = records[0].line, records[-1].line
+    return f"line {first}" if first == last else f"lines {first}-{last}"
+
+
 @asynccontextmanager
 async def _connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """One connection for the whole import, with database errors translated.
@@ -216,4 +226,39 @@ async def _connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
                 await conn.invalidate()
                 raise
     except (SQLAlchemyError, OSError) as exc:
-        raise StoreError(f"contacts import: database failed: {exc}") from exc
+        raise _store_error("connecting", exc) from exc
+
+
+@asynccontextmanager
+async def _transaction(conn: AsyncConnection, where: str) -> AsyncIterator[None]:
+    """One transaction; a database failure in it is a ``StoreError`` at ``where``."""
+    try:
+        async with conn.begin():
+            yield
+    except (SQLAlchemyError, OSError) as exc:
+        raise _store_error(where, exc) from exc
+
+
+def _store_error(where: str, exc: SQLAlchemyError | OSError) -> StoreError:
+    """The failure in one line: where it happened, and why without the data."""
+    return StoreError(f"contacts import: database failed {where}: {_reason(exc)}")
+
+
+def _reason(exc: SQLAlchemyError | OSError) -> str:
+    """The driver's message up to its first colon, and the SQLSTATE if any.
+
+    SQLAlchemy's own message appends the statement and every parameter, and
+    PostgreSQL and asyncpg put an offending value after a colon
+    (``invalid input for query argument $1: 'ana@…'``), so neither is shown.
+    """
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+
+    cause: BaseException = exc
+    if isinstance(exc, StatementError) and exc.orig is not None:
+        cause = exc.orig
+
+    first_line = str(cause).strip().split("\n", 1)[0]
+    reason = first_line.split(":", 1)[0].strip() or type(cause).__name__
+    sqlstate = getattr(cause, "sqlstate", None)
+    return f"{reason} (SQLSTATE {sqlstate})" if sqlstate else reason

@@ -6,10 +6,13 @@ field, stored under its name in lower case. Names are trimmed and compared
 case-insensitively.
 
 A row's checks run in this order, the first failure rejecting it: the bytes
-are UTF-8, the cells match the header, the email is present and well formed,
-the status is known, the phone is plausible. A row whose address is well
-formed claims that address for the file even if a later check rejects it, so
-"first occurrence wins" does not depend on what else is wrong with a row.
+are UTF-8, no cell holds a control character other than a tab or a line
+break, the cells match the header, the email is present and well formed, the
+status is known, the phone is plausible. The address is then normalised
+(its domain in ASCII lower case), so two spellings of one mailbox are one
+address. A row whose address is well formed claims that address for the
+file even if a later check rejects it, so "first occurrence wins" does not
+depend on what else is wrong with a row.
 """
 
 from __future__ import annotations
@@ -71,6 +74,12 @@ class Header:
         if record.malformed or record.undecodable():
             raise ImportFileError(f"{where}: {record.malformed or 'not UTF-8'}")
 
+        control = record.control_character()
+        if control is not None:
+            raise ImportFileError(
+                f"{where}: column {control + 1} has a control character in its name"
+            )
+
         names = tuple(cell.strip().lower() for cell in record.cells)
         for index, name in enumerate(names):
             if not name:
@@ -113,10 +122,15 @@ def parse_row(header: Header, record: Record) -> Contact | Flawed | RowError:
 
     bad = record.undecodable()
     if bad is not None:
-        column = header.names[bad[0]] if bad[0] < len(header.names) else "?"
+        column = _column(header, bad[0])
         return RowError(
             record.line, f"not valid UTF-8 (byte 0x{bad[1]:02X} in column {column})"
         )
+
+    control = record.control_character()
+    if control is not None:
+        column = _column(header, control)
+        return RowError(record.line, f"control character in column {column}")
 
     if len(record.cells) != len(header.names):
         return RowError(
@@ -163,6 +177,11 @@ def _checked(line: int, row: dict[str, str]) -> Contact | Flawed | RowError:
             if name not in STANDARD and value
         },
     )
+
+
+def _column(header: Header, index: int) -> str:
+    """The name of a cell's column; ``?`` for a cell beyond the header."""
+    return header.names[index] if index < len(header.names) else "?"
 
 
 def _status_reason(value: str) -> str:
