@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from campaigns.data import Audience, drain, header_int, ledger_rows, log_entries
 from postline.campaigns import create_campaign, run_campaign
 from postline.campaigns.audience import Member
-from postline.campaigns.rules import skip_reason
+from postline.campaigns.rules import contact_key, skip_reason
 from postline.settings import Settings
 from postline.store.tables import SubStatus
 
@@ -110,3 +110,11 @@ async def test_a_profile_with_two_addresses_gets_one_message_at_the_higher_prior
     rows = await ledger_rows(engine, summary.launch_id)
     assert summary.audience == 1
     assert rows[profile_id]["contact"] == preferred
+
+
+def test_two_spellings_of_one_internationalised_domain_are_one_contact() -> None:
+    seen = {contact_key("idn@xn--bcher-kva.example.com")}
+
+    reason = skip_reason(_member("IDN@Bücher.example.com"), set(), seen)
+
+    assert reason == "duplicate_contact"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Container
 
 from postline.campaigns.audience import Member
-from postline.contacts.addresses import email_problem
+from postline.contacts.addresses import email_key, email_problem
 from postline.store.tables import SubStatus
 
 NOT_SUBSCRIBED = "not_subscribed"
@@ -22,8 +22,8 @@ TEMPLATE_ERROR = "template_error"
 
 
 def contact_key(contact: str) -> str:
-    """The form addresses are compared in: lower case."""
-    return contact.lower()
+    """The form addresses are compared in: lower case, the domain in ASCII."""
+    return email_key(contact)
 
 
 def skip_reason(

@@ -54,7 +54,10 @@ def normalize_email(address: str) -> str:
     local part is kept as written. A domain that is not a valid name is only
     lower-cased; ``email_problem`` says what is wrong with it.
     """
-    local, _, domain = address.rpartition("@")
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return address
+
     try:
         domain = ascii_domain(domain)
     except ValueError:
