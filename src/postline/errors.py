@@ -17,6 +17,7 @@ of the adapter that talks to them and never travel further.
     │   └── PayloadError     a queued payload cannot be parsed
     ├── SpoolError           the MTA spool cannot be read or written
     ├── StoreError           PostgreSQL refused or lost a query or a connection
+    │   └── DataRefusedError PostgreSQL refused the values; a retry fails again
     └── DeliveryError        an SMTP attempt failed locally (DNS, connect, TLS)
         ├── UnroutableError      the domain provably cannot receive mail
         └── OutcomeUnknownError  the connection failed after the final dot
@@ -84,6 +85,14 @@ class SpoolError(PostlineError):
 
 class StoreError(PostlineError):
     """PostgreSQL refused or lost a query or a connection."""
+
+
+class DataRefusedError(StoreError):
+    """PostgreSQL refused the values of a statement; the same values fail again.
+
+    A data exception, a violated constraint or an exceeded size limit, as
+    opposed to a lost connection or a server that is down or busy.
+    """
 
 
 class DeliveryError(PostlineError):

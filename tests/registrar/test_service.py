@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 import sys
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from conftest import settings_env
 from postline.bus import names
-from postline.bus.events import StatusEvent, to_amqp
+from postline.bus.events import StatusEvent, from_amqp, to_amqp
 from postline.bus.publisher import publish_many
 from postline.bus.topology import connect, declare_events, open_channel
 from postline.registrar.service import serve_registrar
@@ -133,6 +134,114 @@ async def test_a_bad_payload_is_dead_lettered_and_the_rest_of_its_batch_applied(
     assert message.body == garbage.body
     reason = str(message.headers["x-postline-reason"])
     assert "message_id" in reason and "status event" in reason
+
+
+def raw_event(payload: dict[str, object]) -> tuple[aio_pika.Message, str]:
+    """A payload as any producer might send it, not built through the model."""
+    message = aio_pika.Message(
+        body=json.dumps(payload).encode(),
+        message_id=f"raw-{payload['message_id']!s:.40}",
+        content_type="application/json",
+    )
+    return message, "status.email.delivered"
+
+
+async def dead_letters(amqp_url: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    """Every message waiting in the dead-letter queue, taken out of it."""
+    connection = await connect(amqp_url)
+    taken = []
+    try:
+        channel = await connection.channel()
+        queue = await channel.get_queue(names.DEAD_LETTER_QUEUE)
+        while (message := await queue.get(no_ack=True, fail=False)) is not None:
+            taken.append(message)
+    finally:
+        await connection.close()
+    return taken
+
+
+def lenient_about_replies(body: bytes) -> StatusEvent:
+    """The registrar's decoder with the reply check missing: a validation gap."""
+    payload = json.loads(body)
+    reply = payload.pop("reply", None)
+    return from_amqp(json.dumps(payload).encode()).model_copy(update={"reply": reply})
+
+
+async def test_a_nul_in_a_reply_is_stored_as_a_replacement_character(
+    seed: Seed, engine: AsyncEngine, settings: Settings
+) -> None:
+    msg = await seed.member()
+    payload = {"message_id": msg, "status": "delivered", "attempt": 1}
+    await publish(
+        settings.amqp_url, [raw_event({**payload, "reply": "250 ok queued\x00as 1"})]
+    )
+
+    async with registrar(settings):
+        await wait_until(
+            lambda: _equals(count_status(engine, seed.launch_id, "delivered"), 1)
+        )
+
+    assert (await seed.row(msg))["reply"] == "250 ok queued\ufffdas 1"
+    assert await dead_letters(settings.amqp_url) == []
+
+
+async def test_an_event_failing_validation_is_dead_lettered_with_the_field_named(
+    seed: Seed, engine: AsyncEngine, settings: Settings
+) -> None:
+    good = await seed.member()
+    bad = {"message_id": "7.1.e\x00", "status": "delivered", "attempt": 1}
+    await publish(settings.amqp_url, [raw_event(bad), delivered(good)])
+
+    async with registrar(settings):
+        await wait_until(
+            lambda: _equals(count_status(engine, seed.launch_id, "delivered"), 1)
+        )
+
+    [dead] = await dead_letters(settings.amqp_url)
+    assert json.loads(dead.body) == bad
+    reason = str(dead.headers["x-postline-reason"])
+    assert "message_id" in reason and "control character" in reason
+
+
+async def test_an_event_postgresql_refuses_is_dead_lettered_and_the_rest_applied(
+    seed: Seed,
+    engine: AsyncEngine,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("postline.registrar.service.from_amqp", lenient_about_replies)
+    settings = settings.model_copy(update={"registrar_batch_size": 50})
+    before = [await seed.member() for _ in range(12)]
+    poisoned = await seed.member()
+    poison = {"message_id": poisoned, "status": "delivered", "attempt": 1}
+    poison["reply"] = "250 ok queued\x00as 1"
+    await publish(
+        settings.amqp_url,
+        [delivered(m) for m in before[:6]]
+        + [raw_event(poison)]
+        + [delivered(m) for m in before[6:]],
+    )
+    caplog.set_level(logging.INFO, logger="postline.registrar")
+
+    async with registrar(settings) as task:
+        await wait_until(
+            lambda: _equals(count_status(engine, seed.launch_id, "delivered"), 12)
+        )
+        after = await seed.member()
+        await publish(settings.amqp_url, [delivered(after)])
+        await wait_until(
+            lambda: _equals(count_status(engine, seed.launch_id, "delivered"), 13)
+        )
+        assert not task.done()
+
+    [dead] = await dead_letters(settings.amqp_url)
+    assert json.loads(dead.body) == poison
+    reason = str(dead.headers["x-postline-reason"])
+    assert reason.startswith("refused by PostgreSQL: ") and "0x00" in reason
+    assert (await seed.row(poisoned))["status"] == "queued"
+    assert await queue_depth(settings.amqp_url, names.STATUS_EVENTS_QUEUE) == 0
+    assert not await _logged(caplog, "batch not applied")
 
 
 async def test_a_batch_whose_commit_fails_stays_in_the_queue_until_applied(

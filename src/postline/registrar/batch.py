@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from postline.bus.events import StatusEvent
-from postline.errors import StoreError
+from postline.registrar.failures import translate
 from postline.registrar.rules import HARD_BOUNCE, LedgerState, advance
 from postline.store.tables import SubStatus, events, ledger, stop_list, subscriptions
 
@@ -85,7 +85,8 @@ async def apply_events(engine: AsyncEngine, batch: list[StatusEvent]) -> BatchRe
     """Apply a batch in one transaction; safe to call again with the same events.
 
     Events of one message apply in the order given. Raises ``StoreError`` when
-    PostgreSQL fails; then nothing of the batch is kept.
+    PostgreSQL fails, ``DataRefusedError`` when it refuses a value; either way
+    nothing of the batch is kept.
     """
     started = time.monotonic()
     fresh = _unique(batch)
@@ -98,7 +99,7 @@ async def apply_events(engine: AsyncEngine, batch: list[StatusEvent]) -> BatchRe
             await _write_ledger(conn, fold.moved)
             await _hard_bounce(conn, fold.bounced)
     except (SQLAlchemyError, OSError) as exc:
-        raise StoreError(f"status events not applied: {_brief(exc)}") from exc
+        raise translate(exc, "status events not applied") from exc
 
     if fold.unknown:
         log.warning("unknown_messages count=%d ids=%s", len(fold.unknown), fold.unknown)
@@ -122,13 +123,6 @@ async def apply_events(engine: AsyncEngine, batch: list[StatusEvent]) -> BatchRe
         time.monotonic() - started,
     )
     return result
-
-
-def _brief(exc: Exception) -> str:
-    """The driver's own message, without the statement and its parameters."""
-    cause = getattr(exc, "orig", None) or exc
-    lines = str(cause).strip().splitlines()
-    return lines[0] if lines else type(cause).__name__
 
 
 def _unique(batch: Iterable[StatusEvent]) -> list[StatusEvent]:

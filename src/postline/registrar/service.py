@@ -5,6 +5,11 @@ within ``BATCH_WINDOW`` of its first one. It is applied in one transaction and
 only then acknowledged, with one ``multiple`` ack on its last delivery tag. A
 crash before the commit returns the whole batch to the queue; applying it
 again changes nothing, because event ids are recorded with their effects.
+
+An event PostgreSQL refuses is found by splitting the batch (``isolate``) and
+dead-lettered with the database's reason; the rest of its batch is applied.
+When PostgreSQL is unavailable instead, the whole batch goes back to the
+queue and the registrar pauses before the next one.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from postline.bus.topology import (
     open_channel,
 )
 from postline.errors import BusError, PayloadError, StoreError
-from postline.registrar.batch import apply_events
+from postline.registrar.isolate import apply_isolating
 from postline.settings import Settings
 from postline.store.db import make_engine
 
@@ -129,25 +134,26 @@ async def _handle(
     engine: AsyncEngine,
     batch: list[AbstractIncomingMessage],
 ) -> bool:
-    """Apply one batch and ack it; False when it went back to the queue."""
+    """Apply one batch and ack it; False when it went back to the queue.
+
+    Payloads that do not parse and events PostgreSQL refuses are dead-lettered
+    (and so acked one by one); the rest is acked together after the commit.
+    """
     try:
         parsed = await _parse(channel, batch)
+        refused = await apply_isolating(engine, [event for _, event in parsed])
+        for refusal in refused:
+            await _dead_letter(channel, parsed[refusal.index][0], refusal.reason)
     except BusError as exc:
         log.error("batch not dead_lettered deliveries=%d error=%s", len(batch), exc)
         await _settle(batch, ack=False)
         return False
-
-    if not parsed:
-        return True
-
-    try:
-        await apply_events(engine, [event for _, event in parsed])
     except StoreError as exc:
         log.error("batch not applied deliveries=%d error=%s", len(batch), exc)
-        await _settle([message for message, _ in parsed], ack=False)
+        await _settle(batch, ack=False)
         return False
 
-    return await _settle([message for message, _ in parsed], ack=True)
+    return await _settle(batch, ack=True)
 
 
 async def _parse(
