@@ -1,8 +1,12 @@
-"""Builders shared by the MTA tests: senders, emails, a scripted SMTP server."""
+"""Builders shared by the MTA tests: senders, emails, scripted SMTP servers."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import struct
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -114,3 +118,69 @@ async def eventually(done: Callable[[], bool], within: float, what: str) -> None
     while not done():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.005)
+
+
+async def smtp_until_data(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """Play a pipelining server up to its 354 to DATA, then stop (and close)."""
+    writer.write(b"220 scripted ESMTP\r\n")
+    await reader.readline()
+    writer.write(b"250-scripted\r\n250 PIPELINING\r\n")
+    for _ in range(3):
+        await reader.readline()
+    writer.write(b"250 sender ok\r\n250 rcpt ok\r\n354 go ahead\r\n")
+    await writer.drain()
+
+
+class ResettingServer:
+    """A loopback SMTP server, in a thread, that resets the connection on cue.
+
+    It answers one transaction up to 354 and then waits; ``cue()``, called by
+    the client's side between the body and the final dot (where the SENDING
+    record is written), makes it close with a reset and returns once the
+    reset is sent, so the client's write of the final dot fails.
+    """
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(10)
+        self.port = self._listener.getsockname()[1]
+        self._go = threading.Event()
+        self._reset = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> ResettingServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._go.set()
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        self._thread.join(10)
+
+    def cue(self) -> None:
+        self._go.set()
+        assert self._reset.wait(10), "the server did not reset the connection"
+
+    def _serve(self) -> None:
+        connection, _ = self._listener.accept()
+        connection.settimeout(10)
+        lines = connection.makefile("rb")
+        connection.sendall(b"220 resetting ESMTP\r\n")
+        lines.readline()
+        connection.sendall(b"250-resetting\r\n250 PIPELINING\r\n")
+        for _ in range(3):
+            lines.readline()
+        connection.sendall(b"250 sender ok\r\n250 rcpt ok\r\n354 go ahead\r\n")
+
+        self._go.wait(10)
+        # A zero linger turns the close into a reset.
+        connection.setsockopt(
+            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+        )
+        lines.close()
+        connection.close()
+        self._reset.set()

@@ -84,7 +84,7 @@ async def test_a_killed_mta_restarted_delivers_every_message_exactly_once(
     processes = [sink]
     settings = settings.model_copy(update={"smtp_routes": {"*": f"127.0.0.1:{port}"}})
     env = settings_env(settings)
-    emails = [email(n, sender_id=sender.id, launch=9) for n in range(BACKLOG)]
+    emails = [email(n, sender_id=sender.id, launch=9) for n in range(1, BACKLOG + 1)]
     expected = {e.message_id for e in emails}
     await publish(settings.amqp_url, names.mta_queue(sender.id), emails)
 

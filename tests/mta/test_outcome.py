@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from mta.helpers import email, sender
 from postline.mta.envelope import Envelope
 from postline.mta.outcome import expired, judge, to_event
-from postline.mta.smtp import Reply
+from postline.mta.reply import Reply
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 RULE = sender(retry_attempts=2, retry_interval=600, lifetime=86400)

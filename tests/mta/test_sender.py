@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from mta.helpers import (
+    ResettingServer,
     ScriptedServer,
     email,
     eventually,
     sender,
+    smtp_until_data,
     smtp_until_final_dot,
 )
 from mta.test_routing import FakeResolver
@@ -22,7 +24,7 @@ from postline.devtools.sink import SmtpSink
 from postline.mta.envelope import Envelope
 from postline.mta.routing import Router
 from postline.mta.sender import SenderMta
-from postline.mta.spool import Spool
+from postline.mta.spool import Interrupted, Spool
 from postline.senders import Sender
 from postline.settings import Settings, load_settings
 
@@ -84,7 +86,7 @@ async def test_a_filled_spool_is_delivered_over_reused_connections(
     events = Events()
     mta = _mta(tmp_path, sink.port, sender(connections=2), events)
     await mta.start()
-    for n in range(50):
+    for n in range(1, 51):
         mta.spool.add(email(n))
 
     await events.until(lambda seen: len(seen) == 50)
@@ -102,7 +104,7 @@ async def test_sends_are_paced_by_the_strategy(tmp_path: Path, sink: SmtpSink) -
     )
     await mta.start()
     started = time.monotonic()
-    for n in range(8):
+    for n in range(1, 9):
         mta.spool.add(email(n))
 
     await events.until(lambda seen: len(seen) == 8)
@@ -157,6 +159,65 @@ async def test_a_lost_reply_to_the_final_dot_counts_as_delivered_once(
 
     assert (event.status, event.decision) == ("delivered", "unknown")
     assert connections == 1
+
+
+def _reopened(tmp_path: Path) -> tuple[list[Interrupted], dict[str, int]]:
+    """What a restart would find: interrupted attempts, pending messages'
+    attempt counts.
+    """
+    spool = Spool(tmp_path / "spool" / "1", retention=86400)
+    interrupted = spool.open()
+    attempts = {m: e.attempt for m, e in spool._entries.items()}
+    spool.close()
+    return interrupted, attempts
+
+
+async def test_a_server_that_hangs_up_after_354_gets_its_messages_retried(
+    tmp_path: Path,
+) -> None:
+    messages = [email(n) for n in range(1, 21)]
+    events = Events()
+    async with ScriptedServer(smtp_until_data) as server:
+        mta = _mta(tmp_path, server.port, sender(retry_interval=600), events)
+        await mta.start()
+        for message in messages:
+            mta.spool.add(message)
+        await events.until(lambda seen: len(seen) == len(messages))
+        await mta.stop()
+    interrupted, attempts = _reopened(tmp_path)
+
+    assert {(e.status, e.decision) for e in events.seen} == {("deferred", "local")}
+    assert all("before the final dot" in (e.reply or "") for e in events.seen)
+    assert mta.unknown_outcomes == 0
+    assert interrupted == []
+    assert attempts == {m.message_id: 1 for m in messages}
+
+
+async def test_a_final_dot_that_could_not_be_written_is_retried_after_a_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message = email(1)
+    events = Events()
+    with ResettingServer() as server:
+        mta = _mta(tmp_path, server.port, sender(retry_interval=600), events)
+        mark_sending = mta.spool.mark_sending
+
+        def mark_then_reset(envelope: Envelope, attempt: int) -> None:
+            mark_sending(envelope, attempt)
+            server.cue()
+
+        monkeypatch.setattr(mta.spool, "mark_sending", mark_then_reset)
+        await mta.start()
+        mta.spool.add(message)
+        [event] = await events.until(lambda seen: len(seen) == 1)
+        await mta.stop()
+    interrupted, attempts = _reopened(tmp_path)
+
+    assert (event.status, event.decision, event.attempt) == ("deferred", "local", 1)
+    assert "final dot not sent" in (event.reply or "")
+    assert mta.unknown_outcomes == 0
+    assert interrupted == []
+    assert attempts == {message.message_id: 1}
 
 
 async def test_mx_routing_delivers_through_an_injected_resolver(

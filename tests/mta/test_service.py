@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aio_pika
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mta.conftest import EventTap, make_sender, publish, running
@@ -15,7 +16,9 @@ from mta.helpers import email
 from postline.bus import names
 from postline.bus.topology import connect, declare_dead_letters, declare_work_queue
 from postline.devtools.sink import SmtpSink
+from postline.errors import SpoolError
 from postline.mta.records import ADD, decode_all
+from postline.mta.service import serve_mta
 from postline.settings import Settings
 
 
@@ -237,3 +240,20 @@ async def test_a_payload_that_cannot_be_parsed_is_dead_lettered(
     assert message.body == b"not an email"
     reason = str((message.headers or {}).get("x-postline-reason", ""))
     assert "lacks" in reason and "rcpt_to" in reason
+
+
+async def test_a_spool_dir_that_is_a_file_stops_the_mta_with_a_spool_error(
+    engine: AsyncEngine, mta_settings: Settings, tmp_path: Path
+) -> None:
+    sender = await make_sender(engine)
+    blocker = tmp_path / "spool-file"
+    blocker.write_text("not a directory")
+    settings = mta_settings.model_copy(update={"spool_dir": blocker})
+
+    with pytest.raises(SpoolError) as caught:
+        await serve_mta(settings, asyncio.Event(), sender_ids=[sender.id])
+
+    assert str(caught.value) == (
+        f"spool directory {blocker / str(sender.id)} cannot be created: "
+        f"{blocker} is not a directory"
+    )

@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 from aiosmtpd.smtp import SMTP, Session
 
-from mta.helpers import ScriptedServer, smtp_until_final_dot
+from mta.helpers import (
+    ResettingServer,
+    ScriptedServer,
+    smtp_until_data,
+    smtp_until_final_dot,
+)
 from postline.devtools.sink import SmtpSink
 from postline.errors import DeliveryError, OutcomeUnknownError
 from postline.mta.routing import Route
@@ -143,6 +148,81 @@ async def test_a_connection_lost_after_the_final_dot_has_an_unknown_outcome() ->
         session = await _open(server.port)
         with pytest.raises(OutcomeUnknownError):
             await session.send("b-7.1.e@b.test", "ann@x.test", BODY, _nothing)
+
+
+async def test_a_server_that_hangs_up_after_354_fails_locally_before_the_record() -> (
+    None
+):
+    recorded: list[str] = []
+    async with ScriptedServer(smtp_until_data) as server:
+        session = await _open(server.port)
+        with pytest.raises(DeliveryError) as caught:
+            await session.send(
+                "b-7.1.e@b.test", "ann@x.test", BODY, lambda: recorded.append("x")
+            )
+
+    assert not isinstance(caught.value, OutcomeUnknownError)
+    assert str(caught.value).startswith(f"451 4.4.2 127.0.0.1:{server.port}: ")
+    assert "before the final dot" in str(caught.value)
+    assert recorded == []
+    assert not session.alive
+
+
+async def test_a_reply_waiting_before_the_final_dot_fails_locally_and_is_named() -> (
+    None
+):
+    async def speak_out_of_turn(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await smtp_until_data(reader, writer)
+        writer.write(b"421 4.3.2 shutting down\r\n")
+        await reader.read()
+
+    recorded: list[str] = []
+    async with ScriptedServer(speak_out_of_turn) as server:
+        session = await _open(server.port)
+        with pytest.raises(DeliveryError) as caught:
+            await session.send(
+                "b-7.1.e@b.test", "ann@x.test", BODY, lambda: recorded.append("x")
+            )
+
+    assert not isinstance(caught.value, OutcomeUnknownError)
+    assert str(caught.value).endswith("before the final dot: 421 4.3.2 shutting down")
+    assert recorded == []
+
+
+async def test_a_final_dot_whose_write_fails_is_a_local_failure() -> None:
+    recorded: list[str] = []
+    with ResettingServer() as server:
+        session = await _open(server.port)
+
+        def record_then_reset() -> None:
+            recorded.append("record")
+            server.cue()
+
+        with pytest.raises(DeliveryError) as caught:
+            await session.send("b-7.1.e@b.test", "ann@x.test", BODY, record_then_reset)
+
+    assert not isinstance(caught.value, OutcomeUnknownError)
+    assert "final dot not sent" in str(caught.value)
+    assert recorded == ["record"]
+
+
+async def test_control_characters_in_a_reply_are_escaped() -> None:
+    async def queued_with_nul(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await smtp_until_final_dot(reader, writer)
+        writer.write(b"250 ok queued\x00as 1\x1b[0m\tdone\r\n")
+        await reader.readline()
+
+    async with ScriptedServer(queued_with_nul) as server:
+        session = await _open(server.port)
+        reply = await session.send("b-7.1.e@b.test", "ann@x.test", BODY, _nothing)
+        session.abort()
+
+    assert reply.code == 250
+    assert reply.text == "ok queued\\x00as 1\\x1b[0m\tdone"
 
 
 async def test_a_connection_lost_before_data_is_a_plain_local_failure() -> None:

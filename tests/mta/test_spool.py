@@ -1,10 +1,12 @@
-"""The spool: what survives a reopen, a torn tail, and compaction."""
+"""The spool: what survives a reopen, a torn tail, damage, and compaction."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,7 +14,9 @@ import pytest
 
 from mta.helpers import email
 from postline.bus.events import StatusEvent
+from postline.errors import SpoolError
 from postline.mta.envelope import Envelope
+from postline.mta.records import decode_all
 from postline.mta.spool import Interrupted, Spool
 
 DAY = 86400.0
@@ -53,6 +57,14 @@ def _cut_tail(path: Path, length: int) -> None:
     os.truncate(path, path.stat().st_size - length)
 
 
+def _flip(path: Path, offset: int) -> bytes:
+    """Invert the byte at ``offset`` in place; the file's new bytes."""
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(data)
+    return bytes(data)
+
+
 async def _drain_due(spool: Spool) -> list[str]:
     ids = []
     while len(spool.queue):
@@ -84,22 +96,116 @@ async def test_spooled_messages_survive_a_reopen_with_bodies_and_queue_order(
     assert bodies == {m.message_id: m.body for m in messages}
 
 
-async def test_a_torn_tail_is_ignored_and_the_spool_keeps_working(
-    tmp_path: Path,
+async def test_a_torn_tail_is_ignored_with_a_warning_and_the_spool_keeps_working(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with opened(tmp_path) as (spool, _):
         for n in range(3):
             spool.add(email(n))
     _cut_tail(_segments(tmp_path)[-1], 10)
 
-    async with opened(tmp_path) as (spool, _):
-        after_crash = spool.pending
-        spool.add(email(3))
+    with caplog.at_level(logging.WARNING, logger="postline.mta.journal"):
+        async with opened(tmp_path) as (spool, _):
+            after_crash = spool.pending
+            spool.add(email(3))
     async with opened(tmp_path) as (spool, _):
         known = [n for n in range(4) if email(n).message_id in spool]
 
     assert after_crash == 2
     assert known == [0, 1, 3]
+    assert [r.message.split()[0] for r in caplog.records] == ["spool_torn_tail"]
+    assert len(_segments(tmp_path)) == 1
+
+
+@pytest.mark.parametrize("where", ["body", "length"])
+async def test_a_flipped_byte_mid_segment_refuses_to_open_and_keeps_the_file(
+    tmp_path: Path, where: str
+) -> None:
+    async with opened(tmp_path) as (spool, _):
+        for n in range(1, 4):
+            spool.add(email(n))
+    [segment] = _segments(tmp_path)
+    second = list(decode_all(segment.read_bytes()))[1]
+    # The body's last byte, or the high byte of the frame's length.
+    at = second.end - 1 if where == "body" else second.offset
+    damaged = _flip(segment, at)
+
+    with pytest.raises(SpoolError) as caught:
+        Spool(tmp_path, retention=DAY).open()
+
+    message = str(caught.value)
+    assert f"{segment} is damaged at byte {second.offset} " in message
+    assert "move the file out of" in message
+    assert segment.read_bytes() == damaged
+
+
+async def test_a_torn_tail_in_an_older_segment_refuses_to_open(
+    tmp_path: Path,
+) -> None:
+    body = b"Subject: x\r\n\r\n" + b"y" * 600 + b"\r\n"
+    async with opened(tmp_path, segment_bytes=2048) as (spool, _):
+        for n in range(1, 8):
+            spool.add(email(n, body=body))
+    older = _segments(tmp_path)[0]
+    _cut_tail(older, 10)
+
+    with pytest.raises(SpoolError, match=re.escape(f"{older} is damaged at byte")):
+        Spool(tmp_path, retention=DAY, segment_bytes=2048).open()
+
+
+async def test_compaction_keeps_a_segment_it_cannot_read_in_full(
+    tmp_path: Path,
+) -> None:
+    body = b"Subject: x\r\n\r\n" + b"y" * 600 + b"\r\n"
+    messages = [email(n, body=body) for n in range(1, 21)]
+    async with opened(tmp_path, segment_bytes=4096) as (spool, _):
+        for message in messages:
+            spool.add(message)
+        for message in messages[:-1]:
+            spool.finish(message.message_id, 1, [])
+        oldest = _segments(tmp_path)[0]
+        damaged = _flip(oldest, oldest.stat().st_size // 2)
+
+        removed = await spool.compact()
+        again = await spool.compact()
+
+    assert (removed, again) == (0, 0)
+    assert oldest.read_bytes() == damaged
+
+
+async def test_restarts_of_a_spool_with_a_backlog_add_no_segments(
+    tmp_path: Path,
+) -> None:
+    later = 1_900_000_000.0
+    async with opened(tmp_path) as (spool, _):
+        for n in range(1, 21):
+            spool.add(email(n), due=later)
+    counts = []
+
+    for n in range(1, 11):
+        async with opened(tmp_path) as (spool, _):
+            spool.defer(email(n).message_id, 1, later, _event(f"7.{n}.e", "deferred"))
+        counts.append(len(_segments(tmp_path)))
+    async with opened(tmp_path) as (spool, _):
+        attempts = [spool._entries[email(n).message_id].attempt for n in (1, 10, 11)]
+
+    assert counts == [1] * 10
+    assert attempts == [1, 1, 0]
+
+
+def test_a_spool_directory_under_a_file_is_a_spool_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "spool"
+    blocker.write_text("not a directory")
+
+    with pytest.raises(SpoolError, match=re.escape(f"{blocker} is not a directory")):
+        Spool(blocker / "3", retention=DAY).open()
+
+
+def test_a_directory_named_like_a_segment_is_a_spool_error(tmp_path: Path) -> None:
+    (tmp_path / "00000001.journal").mkdir()
+
+    with pytest.raises(SpoolError, match=r"00000001\.journal is a directory"):
+        Spool(tmp_path, retention=DAY).open()
 
 
 async def test_garbage_after_the_last_record_is_ignored(tmp_path: Path) -> None:

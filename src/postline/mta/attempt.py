@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from postline.errors import DeliveryError, OutcomeUnknownError, UnroutableError
 from postline.mta.envelope import Envelope
+from postline.mta.reply import Reply
 from postline.mta.routing import Router
 from postline.mta.sessions import SessionPool
-from postline.mta.smtp import Reply
 
 
 @dataclass(frozen=True, slots=True)

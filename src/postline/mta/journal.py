@@ -9,8 +9,13 @@ when ``flush_records`` callers are waiting: many acks share one fsync.
 Appends go to the newest segment; when it passes ``segment_bytes`` a new one
 is started. Old segments stay readable (bodies are read back from them) until
 the spool's compaction copies what is still live forward and deletes them.
-Every start replays all segments, oldest first, then opens a fresh segment, so
-a torn tail left by a crash is never appended to.
+
+Every start replays all segments, oldest first, and goes on appending to the
+newest, so restarts add no segments. Only the newest segment can end in a torn
+tail (a crash cut its last write short; nothing in it was acked): it is logged
+and cut off before appends resume. Any other record that cannot be read is
+damage: the journal refuses to open, naming the file and the byte offset, and
+leaves the file as it is.
 """
 
 from __future__ import annotations
@@ -24,7 +29,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from postline.errors import SpoolError
-from postline.mta.records import Framed, Record, decode_all, encode
+from postline.mta.records import (
+    Damage,
+    Framed,
+    Record,
+    damage_after,
+    decode_all,
+    encode,
+    intact_length,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +93,25 @@ class Journal:
         return self._current
 
     def replay(self) -> Iterator[tuple[int, Framed]]:
-        """Every whole record of every segment, oldest first, with its segment.
+        """Every record of every segment, oldest first, with its segment.
 
-        When the iteration ends, a fresh segment is opened for appends.
+        Raises SpoolError, with every file closed, when a segment cannot be
+        opened or is damaged. When the iteration ends, appends go to the
+        newest segment, or to a new one if it is full.
         """
-        self.directory.mkdir(parents=True, exist_ok=True)
-        for number in self._existing():
-            yield from self._replay_segment(number)
-        self._start_segment(max(self._segments, default=0) + 1)
+        ensure_directory(self.directory)
+        numbers = self._existing()
+        try:
+            for number in numbers:
+                yield from self._replay_segment(number, newest=number == numbers[-1])
+        except SpoolError:
+            self._close_files()
+            raise
+
+        if numbers and self._segments[numbers[-1]].size < self.segment_bytes:
+            self._current = numbers[-1]
+        else:
+            self._start_segment(max(numbers, default=0) + 1)
 
     def append(self, record: Record) -> Position:
         """Write one record now (no await); fsync comes later, in a group."""
@@ -99,10 +123,7 @@ class Journal:
         try:
             _write_all(segment.fd, frame)
         except SpoolError:
-            # A half-written frame ends what replay reads of this segment, so
-            # later records must not follow it there.
-            segment.size = os.fstat(segment.fd).st_size
-            self._start_segment(self._current + 1)
+            self._cut_back(segment, offset)
             raise
         segment.size += len(frame)
 
@@ -146,6 +167,19 @@ class Journal:
             raise SpoolError(f"spool segment {segment}: body cut short at {offset}")
         return data
 
+    def verify(self, segment: int) -> None:
+        """Raise SpoolError unless every byte of the segment is a whole
+        record (blocking: reads the file).
+        """
+        path = self._path(segment)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise SpoolError(f"spool segment {path} cannot be read: {exc}") from exc
+        damage = damage_after(data, intact_length(data))
+        if damage is not None:
+            raise SpoolError(_damaged(path, damage))
+
     def segments(self) -> list[int]:
         """Numbers of the segments on disk, oldest first."""
         return sorted(self._segments)
@@ -168,6 +202,9 @@ class Journal:
         _fsync_all([s.fd for s in self._segments.values()], self.directory)
         self._durable = self._lsn
         self._release_waiters()
+        self._close_files()
+
+    def _close_files(self) -> None:
         for segment in self._segments.values():
             os.close(segment.fd)
         self._segments.clear()
@@ -209,9 +246,11 @@ class Journal:
                 numbers.append(int(stem))
         return sorted(numbers)
 
-    def _replay_segment(self, number: int) -> Iterator[tuple[int, Framed]]:
+    def _replay_segment(
+        self, number: int, *, newest: bool
+    ) -> Iterator[tuple[int, Framed]]:
         path = self._path(number)
-        fd = os.open(path, os.O_RDWR | os.O_APPEND)
+        fd = _open_segment(path)
         data = _read_all(fd)
         self._segments[number] = _Segment(fd, len(data))
 
@@ -220,11 +259,47 @@ class Journal:
             end = framed.end
             yield number, framed
 
-        if end < len(data):
-            # A crash cut the last write short; it was never acked or confirmed.
-            log.warning(
-                "spool_torn_tail segment=%s ignored_bytes=%d", path, len(data) - end
+        damage = damage_after(data, end)
+        if damage is None:
+            return
+        if not (damage.torn and newest):
+            raise SpoolError(
+                f"{_damaged(path, damage)}; refusing to open the spool. To start "
+                f"without it, move the file out of {self.directory} (the messages "
+                "it holds will not be sent)"
             )
+
+        # A crash cut the last write short; it was never acked or confirmed.
+        log.warning(
+            "spool_torn_tail segment=%s offset=%d ignored_bytes=%d reason=%r",
+            path,
+            damage.offset,
+            damage.length,
+            damage.reason,
+        )
+        try:
+            os.ftruncate(fd, end)
+        except OSError as exc:
+            raise SpoolError(
+                f"spool segment {path}: cannot cut off its torn tail: {exc}"
+            ) from exc
+        self._segments[number].size = end
+
+    def _cut_back(self, segment: _Segment, size: int) -> None:
+        """Truncate the segment being appended to back to ``size`` bytes after
+        a failed write, so the next record follows the last whole one; if that
+        fails too, move appends to a new segment.
+        """
+        try:
+            os.ftruncate(segment.fd, size)
+        except OSError as exc:
+            log.error(
+                "spool_truncate_failed directory=%s error=%r", self.directory, exc
+            )
+            segment.size = os.fstat(segment.fd).st_size
+            self._start_segment(self._current + 1)
+            return
+        segment.size = size
 
     def _start_segment(self, number: int) -> None:
         path = self._path(number)
@@ -238,6 +313,45 @@ class Journal:
 
     def _path(self, number: int) -> Path:
         return self.directory / f"{number:08d}{_SUFFIX}"
+
+
+def ensure_directory(directory: Path) -> None:
+    """Create the directory if needed; SpoolError naming what is in the way."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocker = next(
+            (p for p in (directory, *directory.parents) if p.exists()), directory
+        )
+        reason = (
+            f"{blocker} is not a directory"
+            if blocker.exists() and not blocker.is_dir()
+            else exc.strerror or str(exc)
+        )
+        raise SpoolError(
+            f"spool directory {directory} cannot be created: {reason}"
+        ) from exc
+
+
+def _open_segment(path: Path) -> int:
+    try:
+        return os.open(path, os.O_RDWR | os.O_APPEND)
+    except IsADirectoryError as exc:
+        raise SpoolError(
+            f"spool segment {path} is a directory, not a journal file; "
+            "move it out of the spool directory"
+        ) from exc
+    except OSError as exc:
+        raise SpoolError(
+            f"spool segment {path} cannot be opened: {exc.strerror or exc}"
+        ) from exc
+
+
+def _damaged(path: Path, damage: Damage) -> str:
+    return (
+        f"spool segment {path} is damaged at byte {damage.offset} "
+        f"({damage.reason}; {damage.length} bytes from there cannot be read)"
+    )
 
 
 def _write_all(fd: int, data: bytes) -> None:

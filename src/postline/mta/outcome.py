@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from postline.bus.events import Status, StatusEvent
 from postline.mta.envelope import Envelope
-from postline.mta.smtp import Reply
+from postline.mta.reply import Reply
 from postline.senders import Sender
 
 UNKNOWN_AFTER_STOP = "250 outcome unknown: process stopped after the final dot"

@@ -34,9 +34,10 @@ from postline.mta.outcome import (
     unknown,
 )
 from postline.mta.pacing import Pacer
+from postline.mta.reply import Reply
 from postline.mta.routing import Router
 from postline.mta.sessions import SessionPool
-from postline.mta.smtp import Reply, SmtpSession
+from postline.mta.smtp import SmtpSession
 from postline.mta.spool import Entry, Interrupted, Spool
 from postline.senders import Sender
 from postline.settings import Settings

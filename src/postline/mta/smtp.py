@@ -8,8 +8,11 @@ STARTTLS is used when offered, without certificate checks (opportunistic, as
 between mail servers).
 
 Transport failures become ``DeliveryError`` whose message reads as a reply
-line (``451 4.4.1 connect to host:25: connection refused``); a failure after
-the final dot becomes ``OutcomeUnknownError``. Remote replies are returned.
+line (``451 4.4.1 connect to host:25: connection refused``). Only a connection
+lost after the final dot was handed to the kernel becomes
+``OutcomeUnknownError``: a connection found closed before the dot, or a dot
+whose write failed, cannot have delivered anything and is a plain local
+failure. Remote replies are returned (``postline.mta.reply``).
 """
 
 from __future__ import annotations
@@ -18,12 +21,12 @@ import asyncio
 import logging
 import os
 import re
+import select
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from postline.bounces.classify import Verdict, classify, parse_reply
 from postline.errors import DeliveryError, OutcomeUnknownError
+from postline.mta.reply import Reply, read_lines, read_reply
 from postline.mta.routing import Route
 
 log = logging.getLogger(__name__)
@@ -33,32 +36,6 @@ _LINE_ENDS = re.compile(rb"\r\n|\n|\r(?!\n)")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 _UNSAFE = re.compile(r"[\x00-\x20\x7f<>]")
 _READ_LIMIT = 64 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """An SMTP reply, or one the MTA made up for its own failure (``local``)."""
-
-    code: int
-    text: str
-    local: bool = False
-
-    @property
-    def line(self) -> str:
-        return f"{self.code} {self.text}"
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.code < 300
-
-    @classmethod
-    def parse(cls, line: str, *, local: bool = False) -> Reply:
-        code, _, text = line.partition(" ")
-        return cls(int(code) if code.isdigit() else 451, text, local)
-
-    def verdict(self) -> Verdict:
-        code, enhanced, text = parse_reply(self.line)
-        return classify(code, enhanced, text, local=self.local)
 
 
 class SmtpSession:
@@ -124,7 +101,7 @@ class SmtpSession:
                 return refusal
             stage = "DATA"
             self._writer.write(data)
-            await asyncio.wait_for(self._writer.drain(), self._timeout)
+            await self._flush()
         except _TRANSPORT_ERRORS as exc:
             self.abort()
             raise DeliveryError(
@@ -147,6 +124,13 @@ class SmtpSession:
     def abort(self) -> None:
         self._broken = True
         self._writer.close()
+
+    def _abandon(self) -> None:
+        """Close at once, dropping what the transport still holds unsent
+        (``close`` would go on sending it).
+        """
+        self._broken = True
+        self._writer.transport.abort()
 
     @classmethod
     async def _connect(
@@ -268,6 +252,7 @@ class SmtpSession:
         return replies
 
     async def _finish(self, before_final: Callable[[], None]) -> Reply:
+        await self._check_still_open()
         try:
             before_final()
         except BaseException:
@@ -275,6 +260,7 @@ class SmtpSession:
             raise
         # No await between the SENDING record and the final dot.
         self._writer.write(b".\r\n")
+        await self._check_final_dot_left()
 
         try:
             reply = await self._read_reply()
@@ -289,6 +275,72 @@ class SmtpSession:
             self._needs_reset = True
         self._note_closing(reply)
         return reply
+
+    async def _flush(self) -> None:
+        """Wait until the transport has handed every byte written to the kernel.
+
+        Over TLS the stream sees only the TLS layer's buffer: bytes it passed
+        on to the socket's transport count as handed over.
+        """
+        if self._writer.get_extra_info("sslcontext") is None:
+            # Pause at any byte held back, so drain returns once none is left.
+            self._writer.transport.set_write_buffer_limits(high=0)
+        await asyncio.wait_for(self._writer.drain(), self._timeout)
+
+    async def _check_still_open(self) -> None:
+        """Fail locally if the server closed, reset or spoke since its 354.
+
+        A final dot sent then would go nowhere, or be answered by a reply
+        that belongs to something else; no SENDING record is written.
+        """
+        if not self._server_stirred():
+            return
+
+        try:
+            said = (await asyncio.wait_for(self._read_reply(), self._timeout)).line
+        except _TRANSPORT_ERRORS as exc:
+            said = _describe(exc)
+        self.abort()
+        raise DeliveryError(
+            f"451 4.4.2 {self.peer}: session broke before the final dot: {said}"
+        )
+
+    def _server_stirred(self) -> bool:
+        if self._broken or self._writer.is_closing():
+            return True
+        if self._reader.exception() is not None or self._reader.at_eof():
+            return True
+        # Read ahead by the stream, or arrived and not yet seen by the loop.
+        return _read_ahead(self._reader) or _readable(self._writer)
+
+    async def _check_final_dot_left(self) -> None:
+        """Fail locally unless the final dot was handed to the kernel.
+
+        The transport does not raise a failed send (broken pipe, reset by
+        peer): it closes itself and drops what it held. Bytes the kernel would
+        not take yet are waited for. A dot that did not leave cannot have been
+        accepted, so the attempt is retried, and its outcome record supersedes
+        the SENDING record.
+        """
+        if self._writer.is_closing():
+            # The close runs its callbacks on the next turn of the loop.
+            await asyncio.sleep(0)
+            failure = self._reader.exception()
+            self._abandon()
+            raise DeliveryError(
+                f"451 4.4.2 {self.peer}: final dot not sent: "
+                f"{_describe(failure) if failure else 'connection closed'}"
+            )
+        if self._writer.transport.get_write_buffer_size() == 0:
+            return
+
+        try:
+            await self._flush()
+        except _TRANSPORT_ERRORS as exc:
+            self._abandon()
+            raise DeliveryError(
+                f"451 4.4.2 {self.peer}: final dot not sent: {_describe(exc)}"
+            ) from exc
 
     def _mail_command(self, mail_from: str, data: bytes) -> str:
         command = f"MAIL FROM:<{mail_from}>"
@@ -308,22 +360,27 @@ class SmtpSession:
         return await self._read_reply()
 
     async def _read_reply(self) -> Reply:
-        code, lines = await self._read_lines()
-        return Reply(code, " ".join(line for line in lines if line))
+        return await read_reply(self._reader, self._timeout)
 
     async def _read_lines(self) -> tuple[int, list[str]]:
-        """The code and text lines of one (possibly multi-line) reply."""
-        lines: list[str] = []
-        while True:
-            raw = await asyncio.wait_for(self._reader.readline(), self._timeout)
-            if not raw:
-                raise EOFError("connection closed by the server")
-            line = raw.decode("utf-8", "replace").rstrip("\r\n")
-            if len(line) < 3 or not line[:3].isdigit():
-                raise ValueError(f"malformed reply {line[:80]!r}")
-            lines.append(line[4:].strip())
-            if len(line) == 3 or line[3] != "-":
-                return int(line[:3]), lines
+        return await read_lines(self._reader, self._timeout)
+
+
+def _read_ahead(reader: asyncio.StreamReader) -> bool:
+    # StreamReader offers no public count of the bytes it read ahead.
+    return bool(getattr(reader, "_buffer", b""))
+
+
+def _readable(writer: asyncio.StreamWriter) -> bool:
+    """Whether the socket under the stream has data, an EOF or an error
+    waiting (a poll that takes nothing).
+    """
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return False
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN | select.POLLPRI)
+    return bool(poller.poll(0))
 
 
 def _extensions(lines: list[str]) -> dict[str, str]:

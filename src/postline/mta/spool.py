@@ -14,7 +14,8 @@ Compaction keeps disk use bounded: when the oldest segment is mostly dead (or
 when dead segments behind it outweigh twice the live data), the live records
 it pins are written again at the head of the journal (messages with their
 state and body, unconfirmed events, open SENDING marks), its tombstones are
-archived, and the segment is deleted.
+archived, and the segment is deleted. A segment that does not read back in
+full is never deleted.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from typing import Any
 
 from postline.bus.events import StatusEvent
 from postline.bus.mail import OutboundEmail
+from postline.errors import SpoolError
 from postline.mta.envelope import Envelope
-from postline.mta.journal import SEGMENT_BYTES, Journal
+from postline.mta.journal import SEGMENT_BYTES, Journal, ensure_directory
 from postline.mta.records import ADD, EVENT, OUTCOME, PUBLISHED, SENDING, Record
 from postline.mta.schedule import DueQueue
 from postline.mta.tombstones import Tombstones
@@ -109,14 +111,17 @@ class Spool:
         self._seg_events: dict[int, set[str]] = defaultdict(set)
         self._seg_tombs: dict[int, list[tuple[str, float]]] = defaultdict(list)
         self._live_bytes: dict[int, int] = defaultdict(int)
+        self._damaged: set[int] = set()
         self._replaying = False
 
     def open(self) -> list[Interrupted]:
         """Rebuild the state from disk; return attempts cut off after SENDING.
 
         The caller must finish every interrupted message; until then they are
-        held out of the queue.
+        held out of the queue. Raises SpoolError when the directory or a
+        segment cannot be used, or a segment is damaged.
         """
+        ensure_directory(self.journal.directory)
         self.tombstones.load(self._clock())
         self._replaying = True
         for segment, framed in self.journal.replay():
@@ -294,11 +299,17 @@ class Spool:
     # -- compaction ------------------------------------------------------------
 
     async def compact(self) -> int:
-        """Delete old segments that are mostly dead; returns how many."""
+        """Delete old segments that are mostly dead; returns how many.
+
+        A segment is read in full first: one that is damaged is kept, for the
+        operator, and compaction stops at it.
+        """
         removed = 0
         while len(segments := self.journal.segments()) > 1:
             oldest = segments[0]
-            if not self._worth_compacting(oldest, segments):
+            if oldest in self._damaged or not self._worth_compacting(oldest, segments):
+                break
+            if not await self._readable_in_full(oldest):
                 break
 
             lsn = self._restate(oldest)
@@ -309,6 +320,20 @@ class Spool:
             self._live_bytes.pop(oldest, None)
             removed += 1
         return removed
+
+    async def _readable_in_full(self, segment: int) -> bool:
+        try:
+            await asyncio.to_thread(self.journal.verify, segment)
+        except SpoolError as exc:
+            self._damaged.add(segment)
+            log.error(
+                "spool_segment_damaged directory=%s segment=%d action=kept error=%s",
+                self.journal.directory,
+                segment,
+                exc,
+            )
+            return False
+        return True
 
     def _worth_compacting(self, oldest: int, segments: list[int]) -> bool:
         """The oldest segment is mostly dead, or, live as it is, it holds up

@@ -15,6 +15,8 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
+from postline.errors import SpoolError
+
 log = logging.getLogger(__name__)
 
 _DAY = 86400.0
@@ -40,16 +42,27 @@ class Tombstones:
         self._finished[message_id] = finished_at
 
     def load(self, now: float) -> None:
-        """Read the day files still within retention; delete the others."""
+        """Read the day files still within retention; delete the others.
+
+        Raises SpoolError naming a day file that cannot be read or deleted.
+        """
         for day, path in self._day_files():
-            if self._expired(day, now):
-                path.unlink()
-                continue
-            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-                message_id, _, at = line.partition("\t")
-                # A line cut short by a crash has no time; its segment still exists.
-                if message_id and _is_number(at):
-                    self._finished.setdefault(message_id, float(at))
+            try:
+                self._load_day(day, path, now)
+            except OSError as exc:
+                raise SpoolError(
+                    f"spool tombstone file {path} cannot be used: {exc.strerror or exc}"
+                ) from exc
+
+    def _load_day(self, day: int, path: Path, now: float) -> None:
+        if self._expired(day, now):
+            path.unlink()
+            return
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            message_id, _, at = line.partition("\t")
+            # A line cut short by a crash has no time; its segment still exists.
+            if message_id and _is_number(at):
+                self._finished.setdefault(message_id, float(at))
 
     def archive(self, items: list[tuple[str, float]], now: float) -> None:
         """Append tombstones to their day files and fsync them (blocking I/O)."""
