@@ -53,8 +53,13 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _REPLACEMENT = "\ufffd"
 
 
+def has_control(value: str) -> bool:
+    """True when ``value`` holds a character PostgreSQL or a log line cannot take."""
+    return _CONTROL.search(value) is not None
+
+
 def _no_controls(value: str) -> str:
-    if _CONTROL.search(value):
+    if has_control(value):
         raise ValueError("contains a control character")
     return value
 

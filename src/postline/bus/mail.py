@@ -13,6 +13,12 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
+from postline.bus.events import (
+    CONTACT_MAX,
+    MESSAGE_ID_MAX,
+    ROW_ID_MAX,
+    has_control,
+)
 from postline.errors import PayloadError
 
 _REQUIRED = (
@@ -78,9 +84,12 @@ def from_amqp(message: AbstractIncomingMessage) -> OutboundEmail:
         queued_at = datetime.fromisoformat(str(headers.get("queued_at")))
     except ValueError:
         queued_at = datetime.now(UTC)
+    if queued_at.tzinfo is None:
+        # Lifetimes are compared with aware times; a naive time is taken as UTC.
+        queued_at = queued_at.replace(tzinfo=UTC)
 
     try:
-        return OutboundEmail(
+        email = OutboundEmail(
             message_id=str(message.message_id),
             mail_from=_text(headers["mail_from"]),
             rcpt_to=_text(headers["rcpt_to"]),
@@ -93,6 +102,30 @@ def from_amqp(message: AbstractIncomingMessage) -> OutboundEmail:
         )
     except (TypeError, ValueError) as exc:
         raise PayloadError(f"email payload has a malformed header: {exc}") from exc
+
+    problem = _problem(email)
+    if problem is not None:
+        raise PayloadError(f"email payload: {problem}")
+    return email
+
+
+def _problem(email: OutboundEmail) -> str | None:
+    """What makes a decoded email unusable, checked before the MTA takes it.
+
+    The bounds are those of a status event: a message the MTA accepted must
+    be one whose every event the registrar can store.
+    """
+    if len(email.message_id) > MESSAGE_ID_MAX:
+        return f"message_id longer than {MESSAGE_ID_MAX} characters"
+    if len(email.rcpt_to) > CONTACT_MAX or "@" not in email.rcpt_to:
+        return f"rcpt_to is not an address: {email.rcpt_to[:80]!r}"
+    for name in ("message_id", "mail_from", "rcpt_to"):
+        if has_control(getattr(email, name)):
+            return f"{name} holds a control character"
+    for name in ("sender_id", "campaign_id", "launch_id", "profile_id"):
+        if not 0 <= getattr(email, name) <= ROW_ID_MAX:
+            return f"{name} out of range"
+    return None
 
 
 def _text(value: object) -> str:
