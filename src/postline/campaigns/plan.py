@@ -34,9 +34,22 @@ class CampaignPlan:
         return names.mta_queue(self.sender.id)
 
 
+@dataclass(frozen=True, slots=True)
+class StoredCampaign:
+    """A campaign's row with its template's sources, as stored."""
+
+    name: str
+    list_id: int
+    priority: bool
+    sender_id: int
+    subject: str
+    html: str
+    text: str | None
+
+
 @database_call
-async def load_plan(engine: AsyncEngine, campaign_id: int) -> CampaignPlan:
-    """The campaign's plan, or ``NotFoundError`` if there is no such campaign."""
+async def load_campaign(engine: AsyncEngine, campaign_id: int) -> StoredCampaign:
+    """The stored campaign, or ``NotFoundError`` if there is no such campaign."""
     query = (
         select(
             campaigns.c.name,
@@ -55,11 +68,25 @@ async def load_plan(engine: AsyncEngine, campaign_id: int) -> CampaignPlan:
     if row is None:
         raise NotFoundError(f"campaign {campaign_id} does not exist")
 
+    return StoredCampaign(
+        name=row.name,
+        list_id=int(row.list_id),
+        priority=row.priority,
+        sender_id=int(row.sender_id),
+        subject=row.subject,
+        html=row.html or "",
+        text=row.text,
+    )
+
+
+async def load_plan(engine: AsyncEngine, campaign_id: int) -> CampaignPlan:
+    """The campaign's plan, or ``NotFoundError`` if there is no such campaign."""
+    stored = await load_campaign(engine, campaign_id)
     return CampaignPlan(
         id=campaign_id,
-        name=row.name,
-        list_id=row.list_id,
-        priority=row.priority,
-        sender=await get_sender(engine, int(row.sender_id)),
-        template=CampaignTemplate(row.subject, row.html or "", row.text),
+        name=stored.name,
+        list_id=stored.list_id,
+        priority=stored.priority,
+        sender=await get_sender(engine, stored.sender_id),
+        template=CampaignTemplate(stored.subject, stored.html, stored.text),
     )

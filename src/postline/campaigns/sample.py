@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from postline.campaigns.audience import CHANNEL, fetch_batch, template_variables
 from postline.campaigns.database import database_call
-from postline.errors import NotFoundError, RenderError
+from postline.campaigns.plan import load_campaign
+from postline.errors import RenderError
 from postline.ids import message_id
-from postline.store.tables import SubStatus, campaigns, profiles, subscriptions
-from postline.store.tables import templates as templates_table
+from postline.store.tables import SubStatus, profiles, subscriptions
 from postline.templates import CampaignTemplate
 
 # Stands in for a launch id in the sample's unsubscribe link: no launch has it.
@@ -45,7 +45,8 @@ async def render_sample(
     subscription are both ``subscribed``; None if the list has none.
     ``unsubscribe_base`` is the setting the run builds links from.
     """
-    list_id, subject, html, text = await _sources(engine, campaign_id)
+    stored = await load_campaign(engine, campaign_id)
+    list_id = stored.list_id
     profile_id = await _first_subscriber(engine, list_id)
     if profile_id is None:
         return None
@@ -59,27 +60,8 @@ async def render_sample(
     member = members[0]
     link = f"{unsubscribe_base}/{message_id(_NO_LAUNCH, profile_id, CHANNEL)}"
     variables = template_variables(member, link)
-    return SampleRender(profile_id, _problems(subject, html, text, variables))
-
-
-async def _sources(
-    engine: AsyncEngine, campaign_id: int
-) -> tuple[int, str, str, str | None]:
-    query = (
-        select(
-            campaigns.c.list_id,
-            templates_table.c.subject,
-            templates_table.c.html,
-            templates_table.c.text,
-        )
-        .join(templates_table, templates_table.c.id == campaigns.c.template_id)
-        .where(campaigns.c.id == campaign_id)
-    )
-    async with engine.connect() as conn:
-        row = (await conn.execute(query)).first()
-    if row is None:
-        raise NotFoundError(f"campaign {campaign_id} does not exist")
-    return int(row.list_id), row.subject, row.html or "", row.text
+    problems = _problems(stored.subject, stored.html, stored.text, variables)
+    return SampleRender(profile_id, problems)
 
 
 async def _first_subscriber(engine: AsyncEngine, list_id: int) -> int | None:

@@ -112,37 +112,39 @@ class Intake:
     async def _on_standard(
         self, channel: AbstractChannel, message: AbstractIncomingMessage
     ) -> None:
-        email = await self._parse(channel, message)
-        if email is None:
-            return
-
-        try:
-            accepted = await self._mta.accept(email)
-        except SpoolError as exc:
-            log.error("spool_failed message_id=%s error=%s", email.message_id, exc)
-            await self._settle(message, ack=False)
-            return
-
-        await self._settle(message, ack=True)
-        if not accepted:
-            self._log_duplicate(message, email.message_id)
+        await self._take(channel, message, self._mta.accept)
 
     async def _on_priority(
         self, channel: AbstractChannel, message: AbstractIncomingMessage
     ) -> None:
+        async def deliver_now(email: mail.OutboundEmail) -> bool:
+            return await self._mta.deliver_now(email) is not None
+
+        await self._take(channel, message, deliver_now)
+
+    async def _take(
+        self,
+        channel: AbstractChannel,
+        message: AbstractIncomingMessage,
+        step: Callable[[mail.OutboundEmail], Awaitable[bool]],
+    ) -> None:
+        """Run one path's step and ack only once the message is safe.
+
+        ``step`` returns False for a message it already had (a duplicate).
+        """
         email = await self._parse(channel, message)
         if email is None:
             return
 
         try:
-            label = await self._mta.deliver_now(email)
+            taken = await step(email)
         except SpoolError as exc:
             log.error("spool_failed message_id=%s error=%s", email.message_id, exc)
             await self._settle(message, ack=False)
             return
 
         await self._settle(message, ack=True)
-        if label is None:
+        if not taken:
             self._log_duplicate(message, email.message_id)
 
     async def _parse(
