@@ -218,3 +218,19 @@ async def test_one_submitted_message_is_named_in_the_singular(
 
     assert "launch running, 1 message in flight" in text
     assert "1 message still on its way (submitted 1);" in text
+
+
+async def test_messages_delivered_after_a_soft_bounce_are_counted_apart(
+    seed: Seed, engine: AsyncEngine
+) -> None:
+    await seed.member(status="delivered", attempts=1)
+    await seed.member(status="delivered", attempts=2)
+    await seed.member(status="delivered", attempts=3)
+    await seed.member(status="undelivered", reason="attempts_exhausted", attempts=4)
+    await seed.mark_started()
+    await finish_launch(seed)
+
+    report = await campaign_report(engine, seed.campaign_id)
+
+    assert report.delivered_after_retry == 2
+    assert "Delivered after a soft bounce and a retry: 2 messages" in render(report)

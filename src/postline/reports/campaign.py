@@ -59,6 +59,8 @@ class CampaignReport:
     # Ledger statuses outside DESIGN §3; none should exist.
     other: dict[str, int] = field(default_factory=dict)
     log_errors: int = 0
+    # Delivered messages that needed more than one attempt (soft bounces).
+    delivered_after_retry: int = 0
 
     @property
     def accounted(self) -> int:
@@ -113,6 +115,7 @@ async def campaign_report(
         audience = await _audience(conn, list_id, channel, launch.started_at)
         counts = await _ledger_counts(conn, launch.id)
         errors = await _log_errors(conn, launch.id)
+        retried = await _delivered_after_retry(conn, launch.id)
 
     return CampaignReport(
         campaign_id=campaign_id,
@@ -123,6 +126,7 @@ async def campaign_report(
         finished_at=launch.finished_at,
         audience=audience,
         log_errors=errors,
+        delivered_after_retry=retried,
         **_by_status(counts),
     )
 
@@ -190,6 +194,15 @@ async def _ledger_counts(
 async def _log_errors(conn: AsyncConnection, launch_id: int) -> int:
     query = select(func.count()).where(
         campaign_log.c.launch_id == launch_id, campaign_log.c.level == "ERROR"
+    )
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def _delivered_after_retry(conn: AsyncConnection, launch_id: int) -> int:
+    query = select(func.count()).where(
+        ledger.c.launch_id == launch_id,
+        ledger.c.status == "delivered",
+        ledger.c.attempts > 1,
     )
     return int((await conn.execute(query)).scalar_one())
 

@@ -99,6 +99,14 @@ def campaign_verdicts(report: CampaignReport) -> list[Verdict]:
     if report.in_flight:
         verdicts.append(_in_flight(report))
     verdicts.append(_balance(report))
+    if report.delivered_after_retry:
+        verdicts.append(
+            Verdict(
+                f"Delivered after a soft bounce and a retry: "
+                f"{messages(report.delivered_after_retry)}",
+                Tone.GOOD,
+            )
+        )
     tone = Tone.BAD if report.log_errors else Tone.GOOD
     errors = f"Campaign-log errors: {report.log_errors}"
     if report.log_errors:
