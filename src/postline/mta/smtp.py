@@ -1,45 +1,48 @@
-"""The SMTP client side of one connection, written for the spool's needs.
+"""The mail transaction on an open SMTP connection, written for the spool's needs.
 
-It drives the transaction itself so that the moment before the final dot is
-visible: ``send`` writes the body, calls ``before_final()`` (the spool's
-SENDING record) and writes the final dot with no await in between. MAIL, RCPT
-and DATA go out in one write when the server offers PIPELINING (RFC 2920).
-STARTTLS is used when offered, without certificate checks (opportunistic, as
-between mail servers).
+``SmtpSession`` is an ``SmtpConnection`` (``postline.mta.smtp_connection``:
+connect, greet, STARTTLS) that sends messages. It drives the transaction
+itself so that the moment before the final dot is visible: ``send`` writes the
+body, calls ``before_final()`` (the spool's SENDING record) and writes the
+final dot with no await in between. MAIL, RCPT and DATA go out in one write
+when the server offers PIPELINING (RFC 2920).
 
 Transport failures become ``DeliveryError`` whose message reads as a reply
-line (``451 4.4.1 connect to host:25: connection refused``). Only a connection
-lost after the final dot was handed to the kernel becomes
+line (``451 4.4.2 host:25: connection failed during DATA: timed out``). Only a
+connection lost after the final dot was handed to the kernel becomes
 ``OutcomeUnknownError``: a connection found closed before the dot, or a dot
 whose write failed, cannot have delivered anything and is a plain local
-failure. Remote replies are returned (``postline.mta.reply``).
+failure. Remote replies are returned (``postline.mta.reply``). It touches only
+its own socket; the SENDING record is the caller's ``before_final``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import os
 import re
 import select
-import ssl
 from collections.abc import Callable
 
 from postline.errors import DeliveryError, OutcomeUnknownError
-from postline.mta.reply import Reply, read_lines, read_reply
-from postline.mta.routing import Route
+from postline.mta.reply import Reply
+from postline.mta.smtp_connection import (
+    TRANSPORT_ERRORS,
+    SmtpConnection,
+    describe_failure,
+)
 
-log = logging.getLogger(__name__)
+__all__ = ["SmtpSession"]
 
-_TRANSPORT_ERRORS = (OSError, TimeoutError, EOFError, ValueError)
 _LINE_ENDS = re.compile(rb"\r\n|\n|\r(?!\n)")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 _UNSAFE = re.compile(r"[\x00-\x20\x7f<>]")
-_READ_LIMIT = 64 * 1024
 
 
-class SmtpSession:
-    """An open, greeted connection to one mail server."""
+class SmtpSession(SmtpConnection):
+    """An open, greeted connection to one mail server that sends messages.
+
+    ``sent`` counts transactions answered after the final dot.
+    """
 
     def __init__(
         self,
@@ -48,38 +51,9 @@ class SmtpSession:
         peer: str,
         command_timeout: float,
     ) -> None:
-        self.peer = peer
+        super().__init__(reader, writer, peer, command_timeout)
         self.sent = 0
-        self._reader = reader
-        self._writer = writer
-        self._timeout = command_timeout
-        self._extensions: dict[str, str] = {}
         self._needs_reset = False
-        self._broken = False
-
-    @classmethod
-    async def open(
-        cls,
-        route: Route,
-        *,
-        helo: str,
-        connect_timeout: float,
-        command_timeout: float,
-    ) -> SmtpSession:
-        """Connect to the first target of the route that answers, greet it."""
-        failure = DeliveryError(f"451 4.4.4 route {route.name} has no hosts")
-        for host, port in route.targets:
-            try:
-                return await cls._connect(
-                    host, port, helo, connect_timeout, command_timeout
-                )
-            except DeliveryError as exc:
-                failure = exc
-        raise failure
-
-    @property
-    def alive(self) -> bool:
-        return not (self._broken or self._writer.is_closing() or self._reader.at_eof())
 
     async def send(
         self,
@@ -102,109 +76,14 @@ class SmtpSession:
             stage = "DATA"
             self._writer.write(data)
             await self._flush()
-        except _TRANSPORT_ERRORS as exc:
+        except TRANSPORT_ERRORS as exc:
             self.abort()
             raise DeliveryError(
                 f"451 4.4.2 {self.peer}: connection failed during {stage}: "
-                f"{_describe(exc)}"
+                f"{describe_failure(exc)}"
             ) from exc
 
         return await self._finish(before_final)
-
-    async def quit(self) -> None:
-        """Say goodbye politely, within a second, and close."""
-        try:
-            if self.alive:
-                self._writer.write(b"QUIT\r\n")
-                await asyncio.wait_for(self._read_reply(), 1.0)
-        except _TRANSPORT_ERRORS:
-            pass
-        self.abort()
-
-    def abort(self) -> None:
-        self._broken = True
-        self._writer.close()
-
-    def _abandon(self) -> None:
-        """Close at once, dropping what the transport still holds unsent
-        (``close`` would go on sending it).
-        """
-        self._broken = True
-        self._writer.transport.abort()
-
-    @classmethod
-    async def _connect(
-        cls,
-        host: str,
-        port: int,
-        helo: str,
-        connect_timeout: float,
-        command_timeout: float,
-    ) -> SmtpSession:
-        peer = f"{host}:{port}"
-        try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(host, port, limit=_READ_LIMIT), connect_timeout
-            )
-        except _TRANSPORT_ERRORS as exc:
-            raise DeliveryError(
-                f"451 4.4.1 connect to {peer}: {_describe(exc)}"
-            ) from exc
-
-        session = cls(reader, writer, peer, command_timeout)
-        try:
-            await session._greet(helo, host, connect_timeout)
-        except _TRANSPORT_ERRORS as exc:
-            session.abort()
-            raise DeliveryError(
-                f"451 4.4.2 {peer}: connection failed while greeting: {_describe(exc)}"
-            ) from exc
-        except DeliveryError:
-            session.abort()
-            raise
-        return session
-
-    async def _greet(self, helo: str, host: str, tls_timeout: float) -> None:
-        greeting = await self._read_reply()
-        if greeting.code != 220:
-            raise DeliveryError(
-                f"451 4.4.1 {self.peer} refused to talk: {greeting.line}"
-            )
-        await self._hello(helo)
-
-        if "STARTTLS" in self._extensions:
-            await self._start_tls(helo, host, tls_timeout)
-
-    async def _hello(self, helo: str) -> None:
-        self._writer.write(f"EHLO {helo}\r\n".encode())
-        code, lines = await self._read_lines()
-        if 200 <= code < 300:
-            self._extensions = _extensions(lines[1:])
-            return
-
-        reply = await self._command(f"HELO {helo}")
-        if not reply.ok:
-            raise DeliveryError(f"451 4.5.0 {self.peer} refused HELO: {reply.line}")
-        self._extensions = {}
-
-    async def _start_tls(self, helo: str, host: str, tls_timeout: float) -> None:
-        reply = await self._command("STARTTLS")
-        if reply.code != 220:
-            log.info("starttls_refused peer=%s reply=%r", self.peer, reply.line)
-            return
-
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        try:
-            await self._writer.start_tls(
-                context, server_hostname=host, ssl_handshake_timeout=tls_timeout
-            )
-        except _TRANSPORT_ERRORS as exc:
-            raise DeliveryError(
-                f"451 4.7.5 TLS handshake with {self.peer} failed: {_describe(exc)}"
-            ) from exc
-        await self._hello(helo)
 
     async def _envelope(
         self, mail_from: str, rcpt_to: str, data: bytes
@@ -264,10 +143,11 @@ class SmtpSession:
 
         try:
             reply = await self._read_reply()
-        except _TRANSPORT_ERRORS as exc:
+        except TRANSPORT_ERRORS as exc:
             self.abort()
             raise OutcomeUnknownError(
-                f"451 4.4.2 {self.peer}: no reply to the final dot: {_describe(exc)}"
+                f"451 4.4.2 {self.peer}: no reply to the final dot: "
+                f"{describe_failure(exc)}"
             ) from exc
 
         self.sent += 1
@@ -298,8 +178,8 @@ class SmtpSession:
 
         try:
             said = (await asyncio.wait_for(self._read_reply(), self._timeout)).line
-        except _TRANSPORT_ERRORS as exc:
-            said = _describe(exc)
+        except TRANSPORT_ERRORS as exc:
+            said = describe_failure(exc)
         self.abort()
         raise DeliveryError(
             f"451 4.4.2 {self.peer}: session broke before the final dot: {said}"
@@ -329,17 +209,17 @@ class SmtpSession:
             self._abandon()
             raise DeliveryError(
                 f"451 4.4.2 {self.peer}: final dot not sent: "
-                f"{_describe(failure) if failure else 'connection closed'}"
+                f"{describe_failure(failure) if failure else 'connection closed'}"
             )
         if self._writer.transport.get_write_buffer_size() == 0:
             return
 
         try:
             await self._flush()
-        except _TRANSPORT_ERRORS as exc:
+        except TRANSPORT_ERRORS as exc:
             self._abandon()
             raise DeliveryError(
-                f"451 4.4.2 {self.peer}: final dot not sent: {_describe(exc)}"
+                f"451 4.4.2 {self.peer}: final dot not sent: {describe_failure(exc)}"
             ) from exc
 
     def _mail_command(self, mail_from: str, data: bytes) -> str:
@@ -354,16 +234,6 @@ class SmtpSession:
         # 421: the server is closing the channel; the session cannot be reused.
         if reply.code == 421:
             self.abort()
-
-    async def _command(self, command: str) -> Reply:
-        self._writer.write(f"{command}\r\n".encode())
-        return await self._read_reply()
-
-    async def _read_reply(self) -> Reply:
-        return await read_reply(self._reader, self._timeout)
-
-    async def _read_lines(self) -> tuple[int, list[str]]:
-        return await read_lines(self._reader, self._timeout)
 
 
 def _read_ahead(reader: asyncio.StreamReader) -> bool:
@@ -383,15 +253,6 @@ def _readable(writer: asyncio.StreamWriter) -> bool:
     return bool(poller.poll(0))
 
 
-def _extensions(lines: list[str]) -> dict[str, str]:
-    """EHLO keywords (upper case) with their parameters."""
-    found: dict[str, str] = {}
-    for line in lines:
-        keyword, _, params = line.partition(" ")
-        found[keyword.upper()] = params
-    return found
-
-
 def _data(body: bytes) -> bytes:
     """The body as sent after DATA: CRLF line ends, leading dots doubled,
     ending in CRLF; the final dot is added separately.
@@ -406,14 +267,3 @@ def _bad_address(mail_from: str, rcpt_to: str) -> Reply | None:
     if _UNSAFE.search(mail_from):
         return Reply(553, "5.1.7 envelope sender has bad syntax")
     return None
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS error: {exc.reason or exc}"
-    if isinstance(exc, OSError) and exc.errno:
-        # asyncio words a refused connect as "Connect call failed (...)".
-        return os.strerror(exc.errno).lower()
-    return str(exc) or type(exc).__name__
