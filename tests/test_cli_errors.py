@@ -47,3 +47,19 @@ def test_an_mta_asked_for_an_unknown_sender_refuses_to_start(
     assert result.returncode == 2
     assert "no built-in sender with id 987654" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_mta_and_the_registrar_name_a_missing_database_at_start(
+    settings: Settings,
+) -> None:
+    base = settings.database_url.rpartition("/")[0]
+    env = settings_env(settings) | {"POSTLINE_DATABASE_URL": f"{base}/no_such_db_y"}
+
+    for command in (["mta"], ["registrar"]):
+        result = _run(env, *command)
+
+        assert result.returncode == 2, command
+        lines = result.stderr.strip().splitlines()
+        assert lines[-1].startswith("error: "), command
+        assert 'database "no_such_db_y" does not exist' in lines[-1], command
+        assert "Traceback" not in result.stderr

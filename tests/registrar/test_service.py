@@ -8,11 +8,13 @@ import logging
 import signal
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aio_pika
+import asyncpg
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -244,6 +246,27 @@ async def test_an_event_postgresql_refuses_is_dead_lettered_and_the_rest_applied
     assert not await _logged(caplog, "batch not applied")
 
 
+@asynccontextmanager
+async def broken_database(settings: Settings) -> AsyncIterator[Settings]:
+    """Settings pointing at a scratch database holding only a ``ledger`` table."""
+    name = f"postline_broken_{uuid.uuid4().hex[:8]}"
+    admin = settings.database_url.rpartition("/")[0].replace("+asyncpg", "")
+    conn = await asyncpg.connect(f"{admin}/postgres")
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    scratch = await asyncpg.connect(f"{admin}/{name}")
+    await scratch.execute("CREATE TABLE ledger (message_id text)")
+    await scratch.close()
+    try:
+        yield settings.model_copy(
+            update={
+                "database_url": settings.database_url.rpartition("/")[0] + f"/{name}"
+            }
+        )
+    finally:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+
+
 async def test_a_batch_whose_commit_fails_stays_in_the_queue_until_applied(
     seed: Seed,
     engine: AsyncEngine,
@@ -252,14 +275,9 @@ async def test_a_batch_whose_commit_fails_stays_in_the_queue_until_applied(
 ) -> None:
     messages = [await seed.member() for _ in range(5)]
     await publish(settings.amqp_url, [delivered(m) for m in messages])
-    no_database = settings.model_copy(
-        update={
-            "database_url": settings.database_url.rpartition("/")[0]
-            + "/postline_missing_db"
-        }
-    )
-
-    async with registrar(no_database):
+    # A database the registrar can open but not write its batches to: it has
+    # a ledger table and nothing else, so every batch fails before commit.
+    async with broken_database(settings) as broken, registrar(broken):
         await wait_until(lambda: _logged(caplog, "batch not applied"))
 
     await wait_until(

@@ -15,7 +15,7 @@ import logging
 from sqlalchemy.exc import SQLAlchemyError
 
 from postline.bus.topology import connect, declare_events, open_channel
-from postline.errors import NotFoundError, StoreError
+from postline.errors import NotFoundError
 from postline.mta.intake import Intake
 from postline.mta.outbox import amqp_sink
 from postline.mta.routing import Router
@@ -23,6 +23,7 @@ from postline.mta.sender import STOP_GRACE, SenderMta
 from postline.senders import Sender, load_senders
 from postline.settings import Settings
 from postline.store.db import make_engine
+from postline.store.failures import translate
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ async def _senders(settings: Settings, sender_ids: list[int] | None) -> list[Sen
     try:
         senders = await load_senders(engine)
     except (SQLAlchemyError, OSError) as exc:
-        raise StoreError(f"cannot read the senders: {exc}") from exc
+        raise translate(exc, "cannot read the senders") from exc
     finally:
         await engine.dispose()
 

@@ -30,8 +30,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from postline.bus.events import StatusEvent
-from postline.registrar.failures import translate
 from postline.registrar.rules import HARD_BOUNCE, LedgerState, advance
+from postline.store.failures import translate
 from postline.store.tables import SubStatus, events, ledger, stop_list, subscriptions
 
 log = logging.getLogger(__name__)

@@ -20,6 +20,8 @@ from contextlib import suppress
 
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from postline.bus import names
@@ -35,6 +37,7 @@ from postline.errors import BusError, PayloadError, StoreError
 from postline.registrar.isolate import apply_isolating
 from postline.settings import Settings
 from postline.store.db import make_engine
+from postline.store.failures import translate
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,7 @@ async def serve_registrar(settings: Settings, stop: asyncio.Event) -> None:
     channel closes.
     """
     engine = make_engine(settings.database_url)
+    await _check_database(engine)
     connection = await connect(settings.amqp_url)
     try:
         channel = await open_channel(connection, prefetch=settings.registrar_batch_size)
@@ -75,6 +79,19 @@ async def serve_registrar(settings: Settings, stop: asyncio.Event) -> None:
         await connection.close()
         await engine.dispose()
     log.info("registrar stopped")
+
+
+async def _check_database(engine: AsyncEngine) -> None:
+    """Fail at start, not silently in the first batch, if the database is missing.
+
+    A server that goes away later is waited for: batches are requeued.
+    """
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("select 1 from ledger limit 1"))
+    except (SQLAlchemyError, OSError) as exc:
+        await engine.dispose()
+        raise translate(exc, "cannot use the database") from exc
 
 
 async def _run(

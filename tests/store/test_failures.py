@@ -8,8 +8,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from postline.errors import DataRefusedError, StoreError
-from postline.registrar.failures import translate
 from postline.store.db import make_engine
+from postline.store.failures import translate
 
 
 async def failure(engine: AsyncEngine, *statements: str) -> SQLAlchemyError:
