@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import select
 import socket
 import struct
 import threading
@@ -184,3 +185,73 @@ class ResettingServer:
         lines.close()
         connection.close()
         self._reset.set()
+
+
+class HangUpServer:
+    """A loopback SMTP server, in a thread, that answers each connection up to
+    its 354 to DATA and then closes without replying.
+
+    ``close_when`` says when it closes: ``"body arrived"`` (nothing read, so
+    the kernel answers with a reset that races the client's final dot),
+    ``"final dot arrived"`` (still unread: a reset after the dot went out) or
+    ``"final dot read"`` (a clean end of stream). ``closed`` counts the
+    connections it closed.
+    """
+
+    def __init__(self, close_when: str) -> None:
+        assert close_when in ("body arrived", "final dot arrived", "final dot read")
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self.port = self._listener.getsockname()[1]
+        self.closed = 0
+        self._close_when = close_when
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> HangUpServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self._listener.close()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                connection.settimeout(10)
+                self._answer_until_data(connection)
+            self.closed += 1
+
+    def _answer_until_data(self, connection: socket.socket) -> None:
+        lines = connection.makefile("rb")
+        connection.sendall(b"220 hang-up ESMTP\r\n")
+        lines.readline()
+        connection.sendall(b"250-hang-up\r\n250 PIPELINING\r\n")
+        for _ in range(3):
+            lines.readline()
+        connection.sendall(b"250 sender ok\r\n250 rcpt ok\r\n354 go ahead\r\n")
+
+        if self._close_when == "final dot read":
+            while lines.readline() not in (b".\r\n", b""):
+                pass
+        elif self._close_when == "final dot arrived":
+            _peek_until(connection, b"\r\n.\r\n")
+        else:
+            select.select([connection], [], [], 10)
+        lines.close()
+
+
+def _peek_until(connection: socket.socket, ending: bytes) -> None:
+    """Wait until the unread bytes end with ``ending``, taking none of them."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        waiting = connection.recv(1 << 20, socket.MSG_PEEK)
+        if waiting.endswith(ending) or not waiting:
+            return
+        time.sleep(0.001)

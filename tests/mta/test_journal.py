@@ -112,6 +112,32 @@ def test_a_tail_a_crash_can_leave_is_called_torn(
     assert (damage.offset, damage.torn) == (len(whole), True)
 
 
+@pytest.mark.parametrize("where", ["crc", "header", "body"])
+def test_a_whole_last_frame_failing_its_checksum_is_damage_not_a_torn_tail(
+    where: str,
+) -> None:
+    whole = _frames(3)
+    last = bytearray(encode(Record(ADD, {"n": 3}, b"the last body"))[0])
+    last[{"crc": 5, "header": 15, "body": len(last) - 1}[where]] ^= 0x01
+
+    damage = damage_after(whole + bytes(last), len(whole))
+
+    assert damage is not None
+    assert (damage.offset, damage.torn) == (len(whole), False)
+    assert damage.reason == "checksum mismatch"
+
+
+def test_a_whole_last_frame_still_zero_after_its_length_is_a_torn_tail() -> None:
+    whole = _frames(3)
+    last, _ = encode(Record(ADD, {"n": 3}, b"the last body"))
+    unwritten = last[:4] + bytes(len(last) - 4)
+
+    damage = damage_after(whole + unwritten, len(whole))
+
+    assert damage is not None
+    assert (damage.offset, damage.torn) == (len(whole), True)
+
+
 def test_a_bad_frame_with_records_after_it_is_damage_not_a_torn_tail() -> None:
     data = bytearray(_frames(4))
     first_end = next(decode_all(bytes(data))).end

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mta.helpers import (
+    HangUpServer,
     ResettingServer,
     ScriptedServer,
     email,
@@ -218,6 +219,27 @@ async def test_a_final_dot_that_could_not_be_written_is_retried_after_a_restart(
     assert mta.unknown_outcomes == 0
     assert interrupted == []
     assert attempts == {message.message_id: 1}
+
+
+async def test_a_reset_after_the_final_dot_is_retried_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    messages = [email(n) for n in range(1, 11)]
+    events = Events()
+    with HangUpServer("final dot arrived") as server:
+        mta = _mta(tmp_path, server.port, sender(retry_interval=600), events)
+        await mta.start()
+        for message in messages:
+            mta.spool.add(message)
+        await events.until(lambda seen: len(seen) == len(messages))
+        await mta.stop()
+    interrupted, attempts = _reopened(tmp_path)
+
+    assert {(e.status, e.decision) for e in events.seen} == {("deferred", "local")}
+    assert all("final dot unread" in (e.reply or "") for e in events.seen)
+    assert mta.unknown_outcomes == 0
+    assert interrupted == []
+    assert attempts == {m.message_id: 1 for m in messages}
 
 
 async def test_mx_routing_delivers_through_an_injected_resolver(

@@ -13,6 +13,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, Session
 
 from mta.helpers import (
+    HangUpServer,
     ResettingServer,
     ScriptedServer,
     smtp_until_data,
@@ -148,6 +149,65 @@ async def test_a_connection_lost_after_the_final_dot_has_an_unknown_outcome() ->
         session = await _open(server.port)
         with pytest.raises(OutcomeUnknownError):
             await session.send("b-7.1.e@b.test", "ann@x.test", BODY, _nothing)
+
+
+async def _attempts(port: int, count: int) -> list[DeliveryError]:
+    """``count`` attempts, one session each; the error each one ended in."""
+    failures = []
+    for n in range(count):
+        session = await _open(port)
+        with pytest.raises(DeliveryError) as caught:
+            await session.send(f"b-7.{n}.e@b.test", "ann@x.test", BODY, _nothing)
+        failures.append(caught.value)
+    return failures
+
+
+async def test_a_reset_answering_the_final_dot_is_a_local_failure_never_unknown() -> (
+    None
+):
+    with HangUpServer("body arrived") as server:
+        failures = await _attempts(server.port, 50)
+
+    unknown = [str(f) for f in failures if isinstance(f, OutcomeUnknownError)]
+    assert unknown == []
+    assert all(str(f).startswith("451 4.4.2 ") for f in failures)
+    assert server.closed == 50
+
+
+async def test_a_reset_with_the_final_dot_unread_is_a_local_failure() -> None:
+    with HangUpServer("final dot arrived") as server:
+        [failure] = await _attempts(server.port, 1)
+
+    assert not isinstance(failure, OutcomeUnknownError)
+    assert str(failure) == (
+        f"451 4.4.2 127.0.0.1:{server.port}: server closed with the final dot "
+        "unread: connection reset by peer"
+    )
+
+
+async def test_a_clean_close_after_the_final_dot_read_stays_unknown() -> None:
+    with HangUpServer("final dot read") as server:
+        failures = await _attempts(server.port, 50)
+
+    assert all(isinstance(f, OutcomeUnknownError) for f in failures)
+    assert {str(f).split(": ", 1)[1] for f in failures} == {
+        "no reply to the final dot: connection closed by the server"
+    }
+
+
+async def test_no_reply_to_the_final_dot_in_time_stays_unknown() -> None:
+    async def fall_silent(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await smtp_until_final_dot(reader, writer)
+        await reader.read()
+
+    async with ScriptedServer(fall_silent) as server:
+        session = await _open(server.port, seconds=0.3)
+        with pytest.raises(OutcomeUnknownError) as caught:
+            await session.send("b-7.1.e@b.test", "ann@x.test", BODY, _nothing)
+
+    assert str(caught.value).endswith("no reply to the final dot: timed out")
 
 
 async def test_a_server_that_hangs_up_after_354_fails_locally_before_the_record() -> (

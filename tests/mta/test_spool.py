@@ -139,6 +139,50 @@ async def test_a_flipped_byte_mid_segment_refuses_to_open_and_keeps_the_file(
     assert segment.read_bytes() == damaged
 
 
+async def test_a_flipped_byte_in_the_last_whole_record_refuses_to_open(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with opened(tmp_path) as (spool, _):
+        for n in range(1, 4):
+            spool.add(email(n))
+    [segment] = _segments(tmp_path)
+    last = list(decode_all(segment.read_bytes()))[-1]
+    damaged = _flip(segment, last.body_offset + 3)
+
+    with (
+        caplog.at_level(logging.WARNING, logger="postline.mta.journal"),
+        pytest.raises(SpoolError) as caught,
+    ):
+        Spool(tmp_path, retention=DAY).open()
+
+    message = str(caught.value)
+    assert f"{segment} is damaged at byte {last.offset} (checksum mismatch" in message
+    assert "refusing to open the spool" in message
+    assert segment.read_bytes() == damaged
+    assert caplog.records == []
+
+
+async def test_a_last_record_still_zero_after_its_length_is_cut_off_as_torn(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with opened(tmp_path) as (spool, _):
+        for n in range(1, 4):
+            spool.add(email(n))
+    [segment] = _segments(tmp_path)
+    last = list(decode_all(segment.read_bytes()))[-1]
+    data = segment.read_bytes()
+    # The file grew, but the record's bytes after its length never reached disk.
+    segment.write_bytes(data[: last.offset + 4] + bytes(last.end - last.offset - 4))
+
+    with caplog.at_level(logging.WARNING, logger="postline.mta.journal"):
+        async with opened(tmp_path) as (spool, _):
+            known = [n for n in range(1, 4) if email(n).message_id in spool]
+
+    assert known == [1, 2]
+    assert [r.message.split()[0] for r in caplog.records] == ["spool_torn_tail"]
+    assert segment.stat().st_size == last.offset
+
+
 async def test_a_torn_tail_in_an_older_segment_refuses_to_open(
     tmp_path: Path,
 ) -> None:

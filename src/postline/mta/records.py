@@ -4,10 +4,11 @@ A frame is ``length (4 bytes) | crc32 (4 bytes) | payload``, big-endian; the
 payload is ``kind (1 byte) | header length (4 bytes) | JSON header | body``.
 Reading stops at the first frame that fails its checks (length, CRC, header).
 ``damage_after`` then says what the rest is: a possible torn tail (a write cut
-short by a crash: the frame runs to or past the end of the file, or the rest
-is zero bytes, and no whole frame follows) or damage (anything else, such as a
-flipped byte with records after it). Which of the two may be ignored is the
-journal's call.
+short by a crash: the frame runs past the end of the file, or the rest is zero
+bytes, or the frame ends the file with every byte after its length still zero;
+and no whole frame follows) or damage (anything else, such as a flipped byte
+with records after it, or in a last frame that is whole). Which of the two may
+be ignored is the journal's call.
 
 Kinds:
 
@@ -35,6 +36,7 @@ EVENT = "E"
 PUBLISHED = "P"
 
 _FRAME = struct.Struct(">II")
+_LENGTH = 4  # bytes of the frame's length field, the start of _FRAME
 _HEAD = struct.Struct(">cI")
 
 # A frame longer than this is a torn length field, not a record.
@@ -130,9 +132,9 @@ def damage_after(data: bytes, offset: int) -> Damage | None:
         return None
 
     view = memoryview(data)
-    reason, reaches_end = _fault(view, offset)
+    reason, cut_short = _fault(view, offset)
     blank = data.count(0, offset) == length
-    torn = (reaches_end or blank) and not _whole_frame_after(view, offset + 1)
+    torn = (cut_short or blank) and not _whole_frame_after(view, offset + 1)
     return Damage(offset, length, reason, torn)
 
 
@@ -153,7 +155,9 @@ def _checked_end(view: memoryview, offset: int) -> int | None:
 
 
 def _fault(view: memoryview, offset: int) -> tuple[str, bool]:
-    """Why the frame at ``offset`` fails, and whether it runs to the end."""
+    """Why the frame at ``offset`` fails, and whether a write cut short can
+    explain it.
+    """
     if len(view) - offset < _FRAME.size:
         return "frame header cut short", True
     length, _ = _FRAME.unpack_from(view, offset)
@@ -163,8 +167,16 @@ def _fault(view: memoryview, offset: int) -> tuple[str, bool]:
     if end > len(view):
         return f"frame of {length} bytes runs past the end", True
     if _checked_end(view, offset) is None:
-        return "checksum mismatch", end == len(view)
+        # A whole frame that fails its checksum is damage, unless everything
+        # after its length is still zero: a file extended by a write that a
+        # power loss cut off before its bytes reached the disk.
+        unwritten = _zeros(view[offset + _LENGTH : end])
+        return "checksum mismatch", end == len(view) and unwritten
     return "unreadable record header", False
+
+
+def _zeros(view: memoryview) -> bool:
+    return view.tobytes().count(0) == len(view)
 
 
 def _whole_frame_after(view: memoryview, start: int) -> bool:

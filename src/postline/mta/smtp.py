@@ -10,10 +10,11 @@ when the server offers PIPELINING (RFC 2920).
 Transport failures become ``DeliveryError`` whose message reads as a reply
 line (``451 4.4.2 host:25: connection failed during DATA: timed out``). Only a
 connection lost after the final dot was handed to the kernel becomes
-``OutcomeUnknownError``: a connection found closed before the dot, or a dot
-whose write failed, cannot have delivered anything and is a plain local
-failure. Remote replies are returned (``postline.mta.reply``). It touches only
-its own socket; the SENDING record is the caller's ``before_final``.
+``OutcomeUnknownError``: a connection found closed before the dot, a dot whose
+write failed, or a reset answering the dot (the server closed with it unread)
+cannot have delivered anything and is a plain local failure. Remote replies
+are returned (``postline.mta.reply``). It touches only its own socket; the
+SENDING record is the caller's ``before_final``.
 """
 
 from __future__ import annotations
@@ -145,16 +146,31 @@ class SmtpSession(SmtpConnection):
             reply = await self._read_reply()
         except TRANSPORT_ERRORS as exc:
             self.abort()
-            raise OutcomeUnknownError(
-                f"451 4.4.2 {self.peer}: no reply to the final dot: "
-                f"{describe_failure(exc)}"
-            ) from exc
+            raise self._no_reply(exc) from exc
 
         self.sent += 1
         if not reply.ok:
             self._needs_reset = True
         self._note_closing(reply)
         return reply
+
+    def _no_reply(self, failure: BaseException) -> DeliveryError:
+        """The error for a final dot left without a reply.
+
+        A reset with nothing of a reply read means the server closed with our
+        data unread (Linux answers unread data at close with a reset), so it
+        never read the final dot: a local failure, retried. An end of stream
+        or a timeout may follow an accepted message: the outcome is unknown.
+        """
+        described = describe_failure(failure)
+        if isinstance(failure, ConnectionResetError) and not _read_ahead(self._reader):
+            return DeliveryError(
+                f"451 4.4.2 {self.peer}: server closed with the final dot "
+                f"unread: {described}"
+            )
+        return OutcomeUnknownError(
+            f"451 4.4.2 {self.peer}: no reply to the final dot: {described}"
+        )
 
     async def _flush(self) -> None:
         """Wait until the transport has handed every byte written to the kernel.
