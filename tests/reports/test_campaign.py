@@ -234,3 +234,21 @@ async def test_messages_delivered_after_a_soft_bounce_are_counted_apart(
 
     assert report.delivered_after_retry == 2
     assert "Delivered after a soft bounce and a retry: 2 messages" in render(report)
+
+
+async def test_deliveries_whose_final_dot_went_unanswered_are_shown_apart(
+    seed: Seed, engine: AsyncEngine
+) -> None:
+    await seed.member(status="delivered", reply="250 2.0.0 ok")
+    await seed.member(
+        status="delivered",
+        reply="250 outcome unknown: process stopped after the final dot",
+    )
+    await seed.mark_started()
+    await finish_launch(seed)
+
+    report = await campaign_report(engine, seed.campaign_id)
+
+    assert report.delivered_unconfirmed == 1
+    assert "Delivered but unconfirmed" in render(report)
+    assert ": 1 message" in render(report)

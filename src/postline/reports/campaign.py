@@ -38,6 +38,10 @@ _PLAIN = (*IN_FLIGHT, "delivered", "failed")
 _BY_REASON = ("undelivered", "skipped")
 
 
+# How the MTA words a delivery whose final dot got no answer.
+UNCONFIRMED_REPLY = "250 outcome unknown"
+
+
 @dataclass(frozen=True, slots=True)
 class CampaignReport:
     """Counts of one launch. ``undelivered`` and ``skipped`` map reason → count."""
@@ -61,6 +65,9 @@ class CampaignReport:
     log_errors: int = 0
     # Delivered messages that needed more than one attempt (soft bounces).
     delivered_after_retry: int = 0
+    # Delivered messages whose server never answered the final dot: counted
+    # delivered rather than resent (see docs/mta.md), and shown apart.
+    delivered_unconfirmed: int = 0
 
     @property
     def accounted(self) -> int:
@@ -116,6 +123,7 @@ async def campaign_report(
         counts = await _ledger_counts(conn, launch.id)
         errors = await _log_errors(conn, launch.id)
         retried = await _delivered_after_retry(conn, launch.id)
+        unconfirmed = await _delivered_unconfirmed(conn, launch.id)
 
     return CampaignReport(
         campaign_id=campaign_id,
@@ -127,6 +135,7 @@ async def campaign_report(
         audience=audience,
         log_errors=errors,
         delivered_after_retry=retried,
+        delivered_unconfirmed=unconfirmed,
         **_by_status(counts),
     )
 
@@ -203,6 +212,15 @@ async def _delivered_after_retry(conn: AsyncConnection, launch_id: int) -> int:
         ledger.c.launch_id == launch_id,
         ledger.c.status == "delivered",
         ledger.c.attempts > 1,
+    )
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def _delivered_unconfirmed(conn: AsyncConnection, launch_id: int) -> int:
+    query = select(func.count()).where(
+        ledger.c.launch_id == launch_id,
+        ledger.c.status == "delivered",
+        ledger.c.reply.startswith(UNCONFIRMED_REPLY),
     )
     return int((await conn.execute(query)).scalar_one())
 

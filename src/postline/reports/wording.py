@@ -107,6 +107,14 @@ def campaign_verdicts(report: CampaignReport) -> list[Verdict]:
                 Tone.GOOD,
             )
         )
+    if report.delivered_unconfirmed:
+        verdicts.append(
+            Verdict(
+                f"Delivered but unconfirmed (no answer to the final dot, not "
+                f"resent): {messages(report.delivered_unconfirmed)}",
+                Tone.WARN,
+            )
+        )
     tone = Tone.BAD if report.log_errors else Tone.GOOD
     errors = f"Campaign-log errors: {report.log_errors}"
     if report.log_errors:
