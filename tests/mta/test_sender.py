@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -285,3 +286,25 @@ async def test_stopping_lets_an_attempt_under_way_finish(
 
     assert events.of(slow.message_id) == [("delivered", None)]
     assert sink.received == {slow.message_id: 1}
+
+
+async def test_a_priority_message_past_its_lifetime_expires_without_an_attempt(
+    tmp_path: Path, sink: SmtpSink
+) -> None:
+    events = Events()
+    mta = _mta(tmp_path, sink.port, sender(lifetime=20), events)
+    await mta.start()
+    late = email(1, queued_at=datetime.now(UTC) - timedelta(seconds=24))
+
+    label = await mta.deliver_now(late)
+    await events.until(lambda seen: len(seen) == 1)
+    again = await mta.deliver_now(late)
+    await mta.stop()
+
+    assert label == "lifetime_expired"
+    assert events.of(late.message_id) == [("undelivered", "lifetime_expired")]
+    assert [e.attempt for e in events.seen] == [0]
+    assert again is None
+    assert sink.received == {}
+    assert sink.sessions == 0
+    assert _reopened(tmp_path) == ([], {})

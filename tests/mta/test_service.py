@@ -165,6 +165,36 @@ async def test_a_priority_message_is_delivered_without_being_spooled(
     assert ADD not in _kinds(mta_settings.spool_dir / str(sender.id))
 
 
+async def test_a_priority_message_past_its_lifetime_expires_and_is_acked(
+    engine: AsyncEngine, mta_settings: Settings, tap: EventTap, sink: SmtpSink
+) -> None:
+    sender = await make_sender(engine, lifetime=20)
+    late = email(
+        1, sender_id=sender.id, queued_at=datetime.now(UTC) - timedelta(seconds=24)
+    )
+    queue_name = names.mta_priority_queue(sender.id)
+
+    async with running(mta_settings, sender):
+        await publish(mta_settings.amqp_url, queue_name, [late])
+        await tap.until(lambda seen: len(seen) >= 1)
+
+    assert tap.statuses(late.message_id) == [("undelivered", "lifetime_expired", 0)]
+    assert sink.received == {}
+    assert await _waiting(mta_settings.amqp_url, queue_name) == 0
+
+
+async def _waiting(amqp_url: str, queue_name: str) -> int:
+    """Messages left in a queue: an unacked delivery returns there on stop."""
+    connection = await connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(queue_name, passive=True)
+        assert queue.declaration_result.message_count is not None
+        return queue.declaration_result.message_count
+    finally:
+        await connection.close()
+
+
 async def test_a_priority_soft_failure_is_spooled_and_retried(
     engine: AsyncEngine, mta_settings: Settings, tap: EventTap, sink: SmtpSink
 ) -> None:

@@ -145,12 +145,23 @@ class SenderMta:
         """One immediate attempt; the outcome is on disk when this returns.
 
         Returns the outcome's label, or None when the id is already known.
-        A soft failure is spooled and follows the standard path.
+        A message past its lifetime is not attempted: it ends
+        ``lifetime_expired``, as on the standard path. A soft failure is
+        spooled and follows the standard path.
         """
         if not self.spool.claim(email.message_id):
             return None
 
         envelope = Envelope.of(email)
+        late = expired(envelope, self.sender, self._clock())
+        if late is not None:
+            lsn = self.spool.finish(
+                envelope.message_id, 0, [to_event(envelope, late, 0)]
+            )
+            self._log_expired(envelope, 0)
+            await self.spool.journal.durable(lsn)
+            return late.label
+
         try:
             result = await self._attempt_now(envelope, email.body)
         except BaseException:
@@ -224,13 +235,7 @@ class SenderMta:
         late = expired(envelope, self.sender, self._clock())
         if late is not None:
             self._record(envelope, late, entry.attempt)
-            log.info(
-                "expired message_id=%s sender_id=%s outcome=lifetime_expired "
-                "attempt=%d",
-                envelope.message_id,
-                self.sender.id,
-                entry.attempt,
-            )
+            self._log_expired(envelope, entry.attempt)
             return
 
         attempt = entry.attempt + 1
@@ -286,6 +291,14 @@ class SenderMta:
             item.envelope.message_id,
             self.sender.id,
             item.attempt,
+        )
+
+    def _log_expired(self, envelope: Envelope, attempt: int) -> None:
+        log.info(
+            "expired message_id=%s sender_id=%s outcome=lifetime_expired attempt=%d",
+            envelope.message_id,
+            self.sender.id,
+            attempt,
         )
 
     def _log_attempt(

@@ -28,6 +28,7 @@ from postline.mta.journal import SEGMENT_BYTES, Journal, ensure_directory
 from postline.mta.records import ADD, OUTCOME, PUBLISHED, SENDING, Record
 from postline.mta.schedule import DueQueue
 from postline.mta.spool_compaction import LIVE_RATIO, Compactor
+from postline.mta.spool_lock import SpoolLock
 from postline.mta.spool_state import Entry, Interrupted, SpoolState
 from postline.mta.tombstones import Tombstones
 
@@ -51,6 +52,7 @@ class Spool:
         segment_bytes: int = SEGMENT_BYTES,
     ) -> None:
         self.journal = Journal(directory, segment_bytes=segment_bytes)
+        self.lock = SpoolLock(directory)
         self.tombstones = Tombstones(directory, retention)
         self.queue = DueQueue(clock)
         self.events_ready = asyncio.Event()
@@ -65,12 +67,18 @@ class Spool:
         """Rebuild the state from disk; return attempts cut off after SENDING.
 
         The caller must finish every interrupted message; until then they are
-        held out of the queue. Raises SpoolError when the directory or a
-        segment cannot be used, or a segment is damaged.
+        held out of the queue. Raises SpoolError when another process holds
+        the spool (see ``spool_lock``), when the directory or a segment cannot
+        be used, or a segment is damaged. The lock is held until ``close``.
         """
         ensure_directory(self.journal.directory)
-        self.tombstones.load(self._clock())
-        interrupted = self._state.replay(self.journal.replay())
+        self.lock.acquire()
+        try:
+            self.tombstones.load(self._clock())
+            interrupted = self._state.replay(self.journal.replay())
+        except BaseException:
+            self.lock.release()
+            raise
 
         log.info(
             "spool_opened directory=%s pending=%d tombstones=%d outbox=%d "
@@ -86,6 +94,7 @@ class Spool:
     def close(self) -> None:
         self.queue.close()
         self.journal.close()
+        self.lock.release()
 
     def __contains__(self, message_id: object) -> bool:
         return (
