@@ -27,6 +27,7 @@ from postline.contacts import (
     import_contacts,
 )
 from postline.contacts.csvfile import open_contact_file
+from postline.contacts.importer import check_list_name
 from postline.contacts.rows import Header
 from postline.errors import InputError
 from postline.settings import get_settings
@@ -56,6 +57,7 @@ def import_(
     ] = None,
 ) -> None:
     """Import contacts from FILE into profiles subscribed to a list."""
+    check_list_name(list_name)
     with _reject_handler(file, errors) as on_reject:
         result = asyncio.run(_import(file, list_name, on_reject, _keep_handler(file)))
 

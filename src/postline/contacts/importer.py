@@ -16,6 +16,7 @@ parameters, which hold the file's addresses and names.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
@@ -35,7 +36,7 @@ from postline.contacts.writes import (
     ensure_list,
     write_contacts,
 )
-from postline.errors import StoreError
+from postline.errors import InputError, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,9 @@ BATCH_SIZE = 1000
 # Rows imported after which the planner's statistics are first refreshed; the
 # mark doubles each time, so a million rows cost about ten refreshes.
 FIRST_ANALYZE = 2000
+
+# C0 and C1 controls and DEL: a list name is shown on one line in reports.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 # Called with each rejected row and its cells as read, in line order.
 RejectHandler = Callable[[RowError, Sequence[str]], None]
@@ -69,6 +73,8 @@ async def import_contacts(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+
+    check_list_name(list_name)
 
     started = time.monotonic()
     result = ImportResult()
@@ -110,6 +116,17 @@ async def import_contacts(
         time.monotonic() - started,
     )
     return result
+
+
+def check_list_name(name: str) -> None:
+    """``InputError`` unless ``name`` is text after trimming, with no control."""
+    if not name.strip():
+        raise InputError("a list name must not be empty or only spaces")
+
+    if _CONTROL.search(name):
+        raise InputError(
+            f"list name {name!r} holds a control character (a tab, a line break)"
+        )
 
 
 async def _import_batch(
