@@ -61,9 +61,10 @@ async def _kill_midway(
     return count
 
 
-async def test_a_killed_run_run_again_gives_each_recipient_one_message_after_dedupe(
-    settings: Settings, engine: AsyncEngine, audience: Audience, tmp_path: Path
-) -> None:
+async def _audience_with_leavers(
+    engine: AsyncEngine, audience: Audience
+) -> tuple[list[int], set[int]]:
+    """The audience's profile ids, and the one in 37 who unsubscribed."""
     ids = await audience.add_many(AUDIENCE)
     unsubscribed = set(ids[::37])
     async with engine.begin() as conn:
@@ -72,6 +73,13 @@ async def test_a_killed_run_run_again_gives_each_recipient_one_message_after_ded
             .where(subscriptions.c.profile_id.in_(unsubscribed))
             .values(status=SubStatus.UNSUBSCRIBED)
         )
+    return ids, unsubscribed
+
+
+async def test_a_killed_run_run_again_gives_each_recipient_one_message_after_dedupe(
+    settings: Settings, engine: AsyncEngine, audience: Audience, tmp_path: Path
+) -> None:
+    ids, unsubscribed = await _audience_with_leavers(engine, audience)
     campaign_id = await create_campaign(engine, audience.campaign_file(tmp_path))
     command = [POSTLINE, "campaign", "run", str(campaign_id)]
     env = settings_env(settings) | {"POSTLINE_CAMPAIGN_BATCH_SIZE": str(BATCH)}
@@ -134,14 +142,7 @@ async def _wait_delivered(sink: SmtpSink, expected: set[str], queue_url: str) ->
 async def test_a_killed_run_run_again_delivers_each_recipient_exactly_once(
     settings: Settings, engine: AsyncEngine, audience: Audience, tmp_path: Path
 ) -> None:
-    ids = await audience.add_many(AUDIENCE)
-    unsubscribed = set(ids[::37])
-    async with engine.begin() as conn:
-        await conn.execute(
-            update(subscriptions)
-            .where(subscriptions.c.profile_id.in_(unsubscribed))
-            .values(status=SubStatus.UNSUBSCRIBED)
-        )
+    ids, unsubscribed = await _audience_with_leavers(engine, audience)
     fast = audience.sender
     await apply_senders(
         engine,
