@@ -6,7 +6,7 @@ carries the envelope in the short-keyed form of ``to_header``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -33,28 +33,12 @@ class Envelope:
 
     @classmethod
     def of(cls, email: OutboundEmail) -> Envelope:
-        return cls(
-            message_id=email.message_id,
-            mail_from=email.mail_from,
-            rcpt_to=email.rcpt_to,
-            sender_id=email.sender_id,
-            campaign_id=email.campaign_id,
-            launch_id=email.launch_id,
-            profile_id=email.profile_id,
-            queued_at=email.queued_at,
-        )
+        """The envelope of an email: every field of it but the body."""
+        return cls(**{name: getattr(email, name) for name in _FIELDS})
 
     def with_body(self, body: bytes) -> OutboundEmail:
         return OutboundEmail(
-            message_id=self.message_id,
-            mail_from=self.mail_from,
-            rcpt_to=self.rcpt_to,
-            sender_id=self.sender_id,
-            campaign_id=self.campaign_id,
-            launch_id=self.launch_id,
-            profile_id=self.profile_id,
-            queued_at=self.queued_at,
-            body=body,
+            **{name: getattr(self, name) for name in _FIELDS}, body=body
         )
 
     def to_header(self) -> dict[str, Any]:
@@ -81,3 +65,7 @@ class Envelope:
             profile_id=header["pid"],
             queued_at=datetime.fromisoformat(header["qat"]),
         )
+
+
+# An envelope is an OutboundEmail without its body, field for field.
+_FIELDS = tuple(f.name for f in fields(Envelope))

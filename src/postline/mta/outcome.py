@@ -18,8 +18,11 @@ from postline.mta.envelope import Envelope
 from postline.mta.reply import Reply
 from postline.senders import Sender
 
-UNKNOWN_AFTER_STOP = "250 outcome unknown: process stopped after the final dot"
-UNKNOWN_AFTER_DOT = "250 outcome unknown: no reply after the final dot"
+# The reply recorded for a delivery whose final dot got no answer; reports
+# count such deliveries by this prefix.
+UNKNOWN_PREFIX = "250 outcome unknown"
+UNKNOWN_AFTER_STOP = f"{UNKNOWN_PREFIX}: process stopped after the final dot"
+UNKNOWN_AFTER_DOT = f"{UNKNOWN_PREFIX}: no reply after the final dot"
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from postline.errors import NotFoundError
+from postline.mta.outcome import UNKNOWN_PREFIX
 from postline.store.tables import (
     campaign_log,
     campaigns,
@@ -36,10 +37,6 @@ IN_FLIGHT = ("queued", "submitted", "deferred")
 
 _PLAIN = (*IN_FLIGHT, "delivered", "failed")
 _BY_REASON = ("undelivered", "skipped")
-
-
-# How the MTA words a delivery whose final dot got no answer.
-UNCONFIRMED_REPLY = "250 outcome unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +217,7 @@ async def _delivered_unconfirmed(conn: AsyncConnection, launch_id: int) -> int:
     query = select(func.count()).where(
         ledger.c.launch_id == launch_id,
         ledger.c.status == "delivered",
-        ledger.c.reply.startswith(UNCONFIRMED_REPLY),
+        ledger.c.reply.startswith(UNKNOWN_PREFIX),
     )
     return int((await conn.execute(query)).scalar_one())
 
